@@ -1,0 +1,118 @@
+// A Store is one repository's reftx journal plus the machinery to apply transactions to its refs.
+//
+// Crash guarantees (docs/protocol.md): a transaction is applied all-or-nothing across SIGKILL of
+// the process, its process group or a power loss; a commit that returned an id is never lost;
+// every transaction whose owner died is rolled forward or back by the next Store::open or
+// Store::recover, which never removes a lock that does not belong to a dead transaction.
+//
+// Thread-safety: a Store may be shared between threads; its calls are serialized internally.
+// Several processes may open stores on one repository at once: each transaction is a
+// compare-and-swap on every ref it touches. Never use a Store across fork().
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "reftx/error.hpp"
+#include "reftx/types.hpp"
+
+namespace reftx {
+
+struct Options {
+  // Directory of the LMDB journal. Empty (default): <git-dir>/reftx. Created on first use.
+  std::string journal_dir;
+  // Recover transactions of dead owners inside open(). Default true; false only for inspection.
+  bool recover_on_open = true;
+  // Open the journal read-only: no recovery, no commits. Default false. Fails with not_found
+  // if no journal exists yet.
+  bool read_only = false;
+  // fsync refs (git core.fsync=reference), ref directories and the journal. Default true.
+  // false keeps all-or-nothing across process crashes only, not across power loss.
+  bool durable = true;
+  // The git binary driven for ref updates. Default "git" (searched in PATH).
+  std::string git_executable = "git";
+};
+
+// What recovery did to one transaction.
+struct RecoveryAction {
+  enum class Kind { rolled_forward, rolled_back, conflict, blocked };
+  Kind kind = Kind::rolled_forward;
+  std::uint64_t id = 0;
+  std::string detail;  // for conflict/blocked: which refs and why
+};
+
+struct RecoveryReport {
+  std::vector<RecoveryAction> actions;
+  int skipped_live = 0;  // in-flight transactions whose owner is alive; not touched
+};
+
+class Store;
+namespace detail {
+struct StoreState;  // internal; stable across moves of its Store
+}
+
+// A batch of ref changes applied as one unit by commit(). Move-only; not thread-safe.
+// Changes are validated at commit(), which names the offending change by its `line`.
+class Transaction {
+ public:
+  Transaction(Transaction&&) noexcept;
+  Transaction& operator=(Transaction&&) noexcept;
+  ~Transaction();
+
+  // expected_old: nullopt = not checked (the real old value is still journaled);
+  // kZeroOid = the ref must not exist. new_oid == kZeroOid deletes.
+  Transaction& update(std::string name, std::string new_oid,
+                      std::optional<std::string> expected_old = std::nullopt);
+  Transaction& create(std::string name, std::string new_oid);
+  Transaction& remove(std::string name, std::optional<std::string> expected_old = std::nullopt);
+  Transaction& verify(std::string name, std::optional<std::string> expected_old = std::nullopt);
+  Transaction& add(RefChange change);
+
+  const std::vector<RefChange>& changes() const { return changes_; }
+
+  // Applies every change or none. Returns the journal id once every ref is durable.
+  // Errors: invalid_input (nothing recorded), conflict (recorded as aborted, error carries its
+  // id), environment. The transaction is consumed either way.
+  Result<std::uint64_t> commit();
+
+ private:
+  friend class Store;
+  Transaction(detail::StoreState* store, std::string message);
+  detail::StoreState* store_;  // not owned; the Store must outlive its transactions
+  std::string message_;
+  std::vector<RefChange> changes_;
+};
+
+class Store {
+ public:
+  // Opens (creating if needed) the journal of the repository found from `path` (git-style
+  // discovery; bare and non-bare). Recovers dead transactions unless options say otherwise.
+  static Result<Store> open(const std::string& path, const Options& options = {});
+
+  Store(Store&&) noexcept;
+  Store& operator=(Store&&) noexcept;
+  ~Store();  // Releases the owner lock; never throws.
+
+  Transaction begin(std::string message = {});
+
+  // Journal reads, in id order. Errors: corrupt_journal, not_found (get), environment.
+  Result<std::vector<TxRecord>> list() const;
+  Result<TxRecord> get(std::uint64_t id) const;
+
+  // Rolls every transaction whose owner is dead forward (decided) or back (undecided).
+  // Idempotent; safe to kill at any point and rerun.
+  Result<RecoveryReport> recover();
+
+  // The repository's git dir and the journal directory in use.
+  const std::string& git_dir() const;
+  const std::string& journal_dir() const;
+
+  explicit Store(std::unique_ptr<detail::StoreState> impl);
+
+ private:
+  std::unique_ptr<detail::StoreState> impl_;
+};
+
+}  // namespace reftx

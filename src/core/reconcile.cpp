@@ -1,0 +1,145 @@
+#include "core/reconcile.hpp"
+
+#include "core/crash.hpp"
+#include "core/ref_files.hpp"
+#include "util/fs.hpp"
+
+namespace reftx::core {
+namespace {
+
+Result<std::string> current_value(git::Repository& repo, const std::string& name) {
+  auto value = repo.read_ref(name);
+  if (!value) return value.error();
+  return value.value().value_or(kZeroOid);
+}
+
+std::string show(const std::string& oid) { return oid == kZeroOid ? "absent" : oid; }
+
+bool lock_held(const Error& e) {
+  return e.message.find("Unable to create") != std::string::npos &&
+         e.message.find("File exists") != std::string::npos;
+}
+
+Status run_update_ref(detail::StoreState& store, const std::string& lines, int inherit_fd) {
+  auto git = git::UpdateRefProcess::spawn(store.git_config(inherit_fd));
+  if (!git) return git.error();
+  git::UpdateRefProcess& p = git.value();
+  if (Status s = p.send("start\n" + lines + "prepare\n"); !s) return s;
+  if (Status s = p.expect_ok("start"); !s) return s;
+  if (Status s = p.expect_ok("prepare"); !s) return s;
+  if (Status s = p.send("commit\n"); !s) return s;
+  return p.expect_ok("commit");
+}
+
+Status save(detail::StoreState& store, TxRecord& record) {
+  record.updated_ns = util::now_ns();
+  return store.journal.put(record);
+}
+
+}  // namespace
+
+Result<ReconcileOutcome> reconcile(detail::StoreState& store, TxRecord& record, bool recovering,
+                                   int inherit_fd) {
+  if (recovering) {
+    auto removed = remove_stale_locks(store.repo, record);
+    if (!removed) return removed.error();
+    crash_point("recover.locks-removed");
+  }
+  for (int pass = 0; pass < 3; ++pass) {
+    std::vector<std::string> current;
+    for (const RefRecord& ref : record.refs) {
+      auto value = current_value(store.repo, ref.name);
+      if (!value) return value.error();
+      current.push_back(std::move(value).value());
+    }
+
+    if (record.state == TxState::pending) {
+      // git never got `commit`: nothing was applied. Record what the refs really hold.
+      for (std::size_t i = 0; i < record.refs.size(); ++i) {
+        RefRecord& ref = record.refs[i];
+        if (!ref.old_known) {
+          ref.old_oid = current[i];
+          ref.old_known = true;
+          if (ref.op == RefOp::verify) ref.new_oid = current[i];
+        }
+      }
+      if (recovering) crash_point("recover.refs-written");
+      record.state = TxState::aborted;
+      if (record.reason.empty()) record.reason = "owner died before the commit decision";
+      if (Status s = save(store, record); !s) return s.error();
+      return ReconcileOutcome{RecoveryAction::Kind::rolled_back, {}};
+    }
+    if (is_terminal(record.state)) {
+      return ReconcileOutcome{record.state == TxState::committed
+                                  ? RecoveryAction::Kind::rolled_forward
+                                  : RecoveryAction::Kind::rolled_back,
+                              {}};
+    }
+
+    const bool forward = record.state == TxState::committing;
+    std::vector<std::string> lines;
+    std::vector<std::string> conflicts;
+    for (std::size_t i = 0; i < record.refs.size(); ++i) {
+      const RefRecord& ref = record.refs[i];
+      if (ref.op == RefOp::verify) continue;
+      const std::string& from = forward ? ref.old_oid : ref.new_oid;
+      const std::string& to = forward ? ref.new_oid : ref.old_oid;
+      if (current[i] == to) continue;
+      if (current[i] == from) {
+        lines.push_back("update " + ref.name + " " + to + " " + from + "\n");
+      } else {
+        conflicts.push_back(ref.name + ": changed by another writer (expected " + show(from) +
+                            " or " + show(to) + ", found " + show(current[i]) + "); left alone");
+      }
+    }
+
+    if (!lines.empty()) {
+      std::string all;
+      for (const auto& l : lines) all += l;
+      Status s = run_update_ref(store, all, inherit_fd);
+      if (!s && lock_held(s.error())) {
+        return ReconcileOutcome{RecoveryAction::Kind::blocked, s.error().message};
+      }
+      if (!s && forward) {
+        // The decision cannot be carried out (e.g. a name clash appeared): compensate.
+        record.state = TxState::rolling_back;
+        record.reason = "commit could not complete: " + s.error().message + "; rolled back";
+        if (Status saved = save(store, record); !saved) return saved.error();
+        if (!recovering) crash_point("abort.git-refused");
+        continue;
+      }
+      if (!s) {
+        // Undo one ref at a time so that one clash does not keep the others from being restored.
+        for (const auto& line : lines) {
+          Status one = run_update_ref(store, line, inherit_fd);
+          if (!one && lock_held(one.error())) {
+            return ReconcileOutcome{RecoveryAction::Kind::blocked, one.error().message};
+          }
+          if (!one) conflicts.push_back("cannot restore: " + one.error().message);
+        }
+      }
+    }
+    if (recovering) crash_point("recover.refs-written");
+    if (store.options.durable) {
+      if (Status s = sync_ref_dirs(store.repo, record, !forward); !s) return s.error();
+    }
+    record.state = forward ? TxState::committed : TxState::aborted;
+    record.conflicts = conflicts;
+    if (!forward && record.reason.empty()) record.reason = "rolled back";
+    if (Status s = save(store, record); !s) return s.error();
+    ReconcileOutcome outcome;
+    outcome.kind = forward ? RecoveryAction::Kind::rolled_forward
+                           : RecoveryAction::Kind::rolled_back;
+    if (!conflicts.empty()) {
+      outcome.kind = RecoveryAction::Kind::conflict;
+      for (const auto& c : conflicts) {
+        outcome.detail += (outcome.detail.empty() ? "" : "; ") + c;
+      }
+    }
+    return outcome;
+  }
+  return Error{ErrorKind::environment, "transaction " + std::to_string(record.id) +
+                                           " could not be reconciled"};
+}
+
+}  // namespace reftx::core

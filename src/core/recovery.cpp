@@ -1,0 +1,66 @@
+#include "core/recovery.hpp"
+
+#include <dirent.h>
+
+#include <set>
+
+#include "core/crash.hpp"
+#include "core/owners.hpp"
+#include "core/reconcile.hpp"
+
+namespace reftx::core {
+namespace {
+
+// Owner files in <journal>/owners, by name without ".owner".
+std::vector<std::string> list_owner_files(const std::string& journal_dir) {
+  std::vector<std::string> names;
+  DIR* dir = ::opendir(owners_dir(journal_dir).c_str());
+  if (dir == nullptr) return names;
+  while (dirent* entry = ::readdir(dir)) {
+    std::string name = entry->d_name;
+    const std::string suffix = ".owner";
+    if (name.size() > suffix.size() &&
+        name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0) {
+      names.push_back(name.substr(0, name.size() - suffix.size()));
+    }
+  }
+  ::closedir(dir);
+  return names;
+}
+
+}  // namespace
+
+Result<RecoveryReport> recover_dead_owners(detail::StoreState& store,
+                                           const util::FileLock& recovery_lock) {
+  RecoveryReport report;
+  auto ids = store.journal.inflight();
+  if (!ids) return ids.error();
+  std::set<std::string> still_referenced;
+  for (std::uint64_t id : ids.value()) {
+    auto record = store.journal.get(id);
+    if (!record) return record.error();
+    TxRecord& rec = record.value();
+    auto owner = util::FileLock::try_existing(owner_path(store.journal_dir, rec.owner));
+    if (!owner) return owner.error();
+    if (owner.value().exists() && !owner.value().held()) {
+      ++report.skipped_live;
+      still_referenced.insert(rec.owner);
+      continue;
+    }
+    crash_point("recover.claimed");
+    auto outcome = reconcile(store, rec, /*recovering=*/true, recovery_lock.fd());
+    if (!outcome) return outcome.error();
+    if (outcome.value().kind == RecoveryAction::Kind::blocked) still_referenced.insert(rec.owner);
+    report.actions.push_back({outcome.value().kind, id, outcome.value().detail});
+    crash_point("recover.recorded");
+  }
+  // Sweep owner files of dead owners that no in-flight record names any more.
+  for (const std::string& name : list_owner_files(store.journal_dir)) {
+    if (still_referenced.count(name) || name == store.owner_name) continue;
+    auto owner = util::FileLock::try_existing(owner_path(store.journal_dir, name));
+    if (owner && owner.value().held()) owner.value().remove_and_release();
+  }
+  return report;
+}
+
+}  // namespace reftx::core

@@ -1,0 +1,108 @@
+#include "core/ref_files.hpp"
+
+#include <set>
+
+#include "util/fs.hpp"
+
+namespace reftx::core {
+namespace {
+
+constexpr std::int64_t kClockSlackNs = 1000000000;  // coarse file timestamps vs CLOCK_REALTIME
+
+bool deletes_something(const RefRecord& ref) {
+  return ref.op != RefOp::verify && (ref.new_oid == kZeroOid || ref.old_oid == kZeroOid);
+}
+
+std::string trim(std::string s) {
+  while (!s.empty() && (s.back() == '\n' || s.back() == '\r')) s.pop_back();
+  return s;
+}
+
+// True when `path` exists, is not older than the record and its content is one of `allowed`.
+Result<bool> is_ours(const std::string& path, const TxRecord& record,
+                     const std::set<std::string>& allowed) {
+  auto mtime = util::mtime_ns(path);
+  if (!mtime || *mtime < record.created_ns - kClockSlackNs) return false;
+  auto content = util::read_file(path);
+  if (!content) return content.error();
+  if (!content.value()) return false;
+  return allowed.count(trim(*content.value())) > 0;
+}
+
+}  // namespace
+
+Status sync_ref_dirs(const git::Repository& repo, const TxRecord& record, bool rolled_back) {
+  std::set<std::string> dirs;
+  const std::string refs_root = repo.common_dir() + "/refs";
+  for (const RefRecord& ref : record.refs) {
+    if (ref.op == RefOp::verify) continue;
+    if ((rolled_back ? ref.old_oid : ref.new_oid) == kZeroOid) dirs.insert(repo.common_dir());
+    std::string dir = util::parent_dir(repo.common_dir() + "/" + ref.name);
+    while (dir.size() >= refs_root.size() && dirs.insert(dir).second) dir = util::parent_dir(dir);
+  }
+  for (const std::string& dir : dirs) {
+    if (Status s = util::fsync_dir(dir); !s) return s;
+  }
+  return {};
+}
+
+Result<std::vector<std::string>> remove_stale_locks(git::Repository& repo,
+                                                    const TxRecord& record) {
+  std::vector<std::string> removed;
+  auto remove_if_ours = [&](const std::string& path,
+                            const std::set<std::string>& allowed) -> Status {
+    auto ours = is_ours(path, record, allowed);
+    if (!ours) return ours.error();
+    if (!ours.value()) return {};
+    if (Status s = util::remove_file(path); !s) return s;
+    removed.push_back(path);
+    return {};
+  };
+
+  std::set<std::string> names;
+  std::vector<std::string> deleted;
+  for (const RefRecord& ref : record.refs) {
+    names.insert(ref.name);
+    std::set<std::string> allowed = {"", ref.new_oid};
+    if (ref.old_known) allowed.insert(ref.old_oid);
+    if (ref.expected_old) allowed.insert(*ref.expected_old);
+    if (Status s = remove_if_ours(repo.common_dir() + "/" + ref.name + ".lock", allowed); !s) {
+      return s.error();
+    }
+    if (deletes_something(ref)) deleted.push_back(ref.name);
+  }
+
+  if (auto head = repo.head_target(); head && names.count(*head)) {
+    if (Status s = remove_if_ours(repo.git_dir() + "/HEAD.lock", {""}); !s) return s.error();
+  }
+
+  if (!deleted.empty()) {
+    const std::string lock = repo.common_dir() + "/packed-refs.lock";
+    const std::string next = repo.common_dir() + "/packed-refs.new";
+    auto next_content = util::read_file(next);
+    if (!next_content) return next_content.error();
+    bool next_is_ours = true;
+    if (next_content.value()) {
+      for (const std::string& name : deleted) {
+        if (next_content.value()->find(" " + name + "\n") != std::string::npos) {
+          next_is_ours = false;
+        }
+      }
+      auto mtime = util::mtime_ns(next);
+      if (!mtime || *mtime < record.created_ns - kClockSlackNs) next_is_ours = false;
+    }
+    auto lock_ours = is_ours(lock, record, {""});
+    if (!lock_ours) return lock_ours.error();
+    if (lock_ours.value() && next_is_ours) {
+      if (next_content.value()) {
+        if (Status s = util::remove_file(next); !s) return s.error();
+        removed.push_back(next);
+      }
+      if (Status s = util::remove_file(lock); !s) return s.error();
+      removed.push_back(lock);
+    }
+  }
+  return removed;
+}
+
+}  // namespace reftx::core

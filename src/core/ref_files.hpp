@@ -1,0 +1,30 @@
+// The files git keeps for refs: making them durable and removing the stale locks of a dead
+// transaction.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "git/repository.hpp"
+#include "reftx/error.hpp"
+#include "reftx/types.hpp"
+
+namespace reftx::core {
+
+// fsyncs every directory a transaction's renames and unlinks touched: each changed ref's
+// directory up to refs/, and the common dir when a ref was deleted (packed-refs rewrite).
+// `rolled_back`: the refs were moved back to their old values instead of forward.
+Status sync_ref_dirs(const git::Repository& repo, const TxRecord& record, bool rolled_back);
+
+// Removes the lock files that a dead transaction's git left behind, and nothing else:
+//  - <ref>.lock of the transaction's refs, created after the record, holding its new or old
+//    value, or empty (delete / verify);
+//  - HEAD.lock when HEAD points to one of its refs (git locks HEAD to log it), empty;
+//  - packed-refs.lock and packed-refs.new when it deletes a ref and packed-refs.new no longer
+//    lists that ref.
+// REQUIRES: the record's owner is dead and the caller holds the recovery lock.
+// Returns the paths removed.
+Result<std::vector<std::string>> remove_stale_locks(git::Repository& repo,
+                                                    const TxRecord& record);
+
+}  // namespace reftx::core

@@ -1,0 +1,93 @@
+#include "reftx/store.hpp"
+
+#include "core/context.hpp"
+#include "core/owners.hpp"
+#include "core/recovery.hpp"
+#include "util/fs.hpp"
+
+namespace reftx {
+
+Store::Store(std::unique_ptr<detail::StoreState> impl) : impl_(std::move(impl)) {}
+Store::Store(Store&&) noexcept = default;
+Store& Store::operator=(Store&&) noexcept = default;
+
+Store::~Store() {
+  if (!impl_) return;
+  impl_->git.reset();  // reap our git child first: it shares the owner lock
+  if (!impl_->owner.held()) return;
+  // Owner files are removed only under the recovery lock (see core/owners.hpp).
+  auto recovery_lock =
+      util::FileLock::acquire(core::recovery_lock_path(impl_->journal_dir), /*wait=*/true);
+  if (recovery_lock && recovery_lock.value().held()) {
+    auto inflight = impl_->journal.inflight();
+    bool mine_in_flight = false;
+    if (inflight) {
+      for (std::uint64_t id : inflight.value()) {
+        auto rec = impl_->journal.get(id);
+        if (!rec || rec.value().owner == impl_->owner_name) mine_in_flight = true;
+      }
+    }
+    if (!mine_in_flight) {
+      impl_->owner.remove_and_release();
+      return;
+    }
+  }
+  impl_->owner.release();  // leave the file: recovery will find this owner dead
+}
+
+Result<Store> Store::open(const std::string& path, const Options& options) {
+  auto repo = git::Repository::discover(path);
+  if (!repo) return repo.error();
+  auto impl = std::make_unique<detail::StoreState>();
+  impl->options = options;
+  impl->repo = std::move(repo).value();
+  impl->journal_dir =
+      options.journal_dir.empty() ? impl->repo.git_dir() + "/reftx" : options.journal_dir;
+  while (impl->journal_dir.size() > 1 && impl->journal_dir.back() == '/') {
+    impl->journal_dir.pop_back();
+  }
+  auto journal = journal::Journal::open(impl->journal_dir, options.read_only, options.durable);
+  if (!journal) return journal.error();
+  impl->journal = std::move(journal).value();
+  if (options.read_only) return Store(std::move(impl));
+
+  auto recovery_lock =
+      util::FileLock::acquire(core::recovery_lock_path(impl->journal_dir), /*wait=*/true);
+  if (!recovery_lock) return recovery_lock.error();
+  if (options.recover_on_open) {
+    auto report = core::recover_dead_owners(*impl, recovery_lock.value());
+    if (!report) return report.error();
+  }
+  auto owner = core::create_owner(impl->journal_dir, impl->owner_name);
+  if (!owner) return owner.error();
+  impl->owner = std::move(owner).value();
+  return Store(std::move(impl));
+}
+
+Transaction Store::begin(std::string message) { return Transaction(impl_.get(), std::move(message)); }
+
+Result<std::vector<TxRecord>> Store::list() const {
+  std::lock_guard<std::mutex> guard(impl_->mutex);
+  return impl_->journal.list();
+}
+
+Result<TxRecord> Store::get(std::uint64_t id) const {
+  std::lock_guard<std::mutex> guard(impl_->mutex);
+  return impl_->journal.get(id);
+}
+
+Result<RecoveryReport> Store::recover() {
+  std::lock_guard<std::mutex> guard(impl_->mutex);
+  if (impl_->options.read_only) {
+    return Error{ErrorKind::invalid_input, "store was opened read-only"};
+  }
+  auto recovery_lock =
+      util::FileLock::acquire(core::recovery_lock_path(impl_->journal_dir), /*wait=*/true);
+  if (!recovery_lock) return recovery_lock.error();
+  return core::recover_dead_owners(*impl_, recovery_lock.value());
+}
+
+const std::string& Store::git_dir() const { return impl_->repo.git_dir(); }
+const std::string& Store::journal_dir() const { return impl_->journal_dir; }
+
+}  // namespace reftx

@@ -1,0 +1,225 @@
+#include "git/update_ref_process.hpp"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <utility>
+#include <vector>
+
+#include "util/fs.hpp"
+
+namespace reftx::git {
+namespace {
+
+void close_fd(int& fd) {
+  if (fd >= 0) ::close(fd);
+  fd = -1;
+}
+
+bool looks_like_conflict(const std::string& err) {
+  static const char* markers[] = {"cannot lock ref", "Unable to create", "is at ",
+                                  "reference already exists", "unable to resolve reference",
+                                  "exists; cannot create", "cannot update the ref",
+                                  "there are still logs under", "but expected",
+                                  "ref updates aborted by hook", "cannot process"};
+  for (const char* m : markers) {
+    if (err.find(m) != std::string::npos) return true;
+  }
+  return false;
+}
+
+std::string trim(std::string s) {
+  while (!s.empty() && (s.back() == '\n' || s.back() == '\r' || s.back() == ' ')) s.pop_back();
+  return s;
+}
+
+}  // namespace
+
+Result<UpdateRefProcess> UpdateRefProcess::spawn(const UpdateRefConfig& config) {
+  int in_pair[2], out_pair[2], err_pipe[2];
+  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, in_pair) != 0) {
+    return util::errno_error("socketpair", errno);
+  }
+  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, out_pair) != 0) {
+    int err = errno;
+    ::close(in_pair[0]);
+    ::close(in_pair[1]);
+    return util::errno_error("socketpair", err);
+  }
+  if (::pipe2(err_pipe, O_CLOEXEC) != 0) {
+    int err = errno;
+    for (int fd : {in_pair[0], in_pair[1], out_pair[0], out_pair[1]}) ::close(fd);
+    return util::errno_error("pipe", err);
+  }
+
+  std::vector<std::string> args = {config.git_executable, "--git-dir=" + config.git_dir};
+  if (config.durable) {
+    args.push_back("-c");
+    args.push_back("core.fsync=reference");
+  }
+  for (const char* a : {"update-ref", "-m", "reftx", "--stdin"}) args.emplace_back(a);
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+
+  pid_t pid = ::fork();
+  if (pid < 0) {
+    int err = errno;
+    for (int fd : {in_pair[0], in_pair[1], out_pair[0], out_pair[1], err_pipe[0], err_pipe[1]}) {
+      ::close(fd);
+    }
+    return util::errno_error("fork", err);
+  }
+  if (pid == 0) {
+    // Child: only async-signal-safe calls until exec.
+    ::dup2(in_pair[1], 0);
+    ::dup2(out_pair[1], 1);
+    ::dup2(err_pipe[1], 2);
+    int first_closed = 3;
+    if (config.inherit_fd >= 0) {
+      if (config.inherit_fd == 3) {
+        ::fcntl(3, F_SETFD, 0);
+      } else {
+        ::dup2(config.inherit_fd, 3);
+      }
+      first_closed = 4;
+    }
+    ::close_range(static_cast<unsigned>(first_closed), ~0U, 0);
+    ::execvp(argv[0], argv.data());
+    ::_exit(127);
+  }
+  ::close(in_pair[1]);
+  ::close(out_pair[1]);
+  ::close(err_pipe[1]);
+  UpdateRefProcess p;
+  p.pid_ = pid;
+  p.in_fd_ = in_pair[0];
+  p.out_fd_ = out_pair[0];
+  p.err_fd_ = err_pipe[0];
+  return p;
+}
+
+UpdateRefProcess::UpdateRefProcess(UpdateRefProcess&& o) noexcept
+    : pid_(std::exchange(o.pid_, -1)),
+      in_fd_(std::exchange(o.in_fd_, -1)),
+      out_fd_(std::exchange(o.out_fd_, -1)),
+      err_fd_(std::exchange(o.err_fd_, -1)),
+      out_buf_(std::move(o.out_buf_)),
+      err_buf_(std::move(o.err_buf_)) {}
+
+UpdateRefProcess& UpdateRefProcess::operator=(UpdateRefProcess&& o) noexcept {
+  if (this != &o) {
+    shutdown();
+    pid_ = std::exchange(o.pid_, -1);
+    in_fd_ = std::exchange(o.in_fd_, -1);
+    out_fd_ = std::exchange(o.out_fd_, -1);
+    err_fd_ = std::exchange(o.err_fd_, -1);
+    out_buf_ = std::move(o.out_buf_);
+    err_buf_ = std::move(o.err_buf_);
+  }
+  return *this;
+}
+
+UpdateRefProcess::~UpdateRefProcess() { shutdown(); }
+
+void UpdateRefProcess::shutdown() {
+  close_fd(in_fd_);  // EOF: git aborts an open transaction and exits
+  close_fd(out_fd_);
+  close_fd(err_fd_);
+  if (pid_ > 0) {
+    int status = 0;
+    while (::waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
+    }
+  }
+  pid_ = -1;
+}
+
+Status UpdateRefProcess::send(std::string_view text) {
+  if (pid_ <= 0) return Error{ErrorKind::environment, "git update-ref is not running"};
+  while (!text.empty()) {
+    ssize_t n = ::send(in_fd_, text.data(), text.size(), MSG_NOSIGNAL);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      if (errno == EPIPE || errno == ECONNRESET) return failure("write");
+      return util::errno_error("write to git update-ref", errno);
+    }
+    text.remove_prefix(static_cast<std::size_t>(n));
+  }
+  return {};
+}
+
+Status UpdateRefProcess::expect_ok(std::string_view verb) {
+  if (pid_ <= 0) return Error{ErrorKind::environment, "git update-ref is not running"};
+  const std::string expected = std::string(verb) + ": ok";
+  for (;;) {
+    auto nl = out_buf_.find('\n');
+    if (nl != std::string::npos) {
+      std::string line = out_buf_.substr(0, nl);
+      out_buf_.erase(0, nl + 1);
+      if (line == expected) return {};
+      return Error{ErrorKind::environment,
+                   "unexpected reply from git update-ref: '" + line + "'"};
+    }
+    pollfd fds[2] = {{out_fd_, POLLIN, 0}, {err_fd_, POLLIN, 0}};
+    int nfds = err_fd_ >= 0 ? 2 : 1;
+    if (::poll(fds, static_cast<nfds_t>(nfds), -1) < 0) {
+      if (errno == EINTR) continue;
+      return util::errno_error("poll", errno);
+    }
+    char buf[4096];
+    if (nfds == 2 && (fds[1].revents & (POLLIN | POLLHUP))) {
+      ssize_t n = ::read(err_fd_, buf, sizeof buf);
+      if (n > 0) {
+        err_buf_.append(buf, static_cast<std::size_t>(n));
+      } else if (n == 0) {
+        close_fd(err_fd_);
+      }
+    }
+    if (fds[0].revents & (POLLIN | POLLHUP | POLLERR)) {
+      ssize_t n = ::read(out_fd_, buf, sizeof buf);
+      if (n > 0) {
+        out_buf_.append(buf, static_cast<std::size_t>(n));
+      } else if (n == 0 || (n < 0 && errno != EINTR)) {
+        return failure(verb);
+      }
+    }
+  }
+}
+
+Error UpdateRefProcess::failure(std::string_view verb) {
+  // git exited (or is exiting): collect the rest of its stderr, then reap it.
+  char buf[4096];
+  while (err_fd_ >= 0) {
+    ssize_t n = ::read(err_fd_, buf, sizeof buf);
+    if (n > 0) {
+      err_buf_.append(buf, static_cast<std::size_t>(n));
+    } else if (n == 0 || errno != EINTR) {
+      close_fd(err_fd_);
+    }
+  }
+  int status = 0;
+  if (pid_ > 0) {
+    while (::waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
+    }
+  }
+  pid_ = -1;
+  close_fd(in_fd_);
+  close_fd(out_fd_);
+  std::string err = trim(std::move(err_buf_));
+  err_buf_.clear();
+  if (err.rfind("fatal: ", 0) == 0) err.erase(0, 7);
+  if (WIFEXITED(status) && WEXITSTATUS(status) == 127 && err.empty()) {
+    return Error{ErrorKind::environment, "cannot run git update-ref (exit 127)"};
+  }
+  if (err.empty()) {
+    err = "git update-ref exited during " + std::string(verb) + " (status " +
+          std::to_string(status) + ")";
+  }
+  return Error{looks_like_conflict(err) ? ErrorKind::conflict : ErrorKind::environment, err};
+}
+
+}  // namespace reftx::git

@@ -1,0 +1,56 @@
+// A long-lived `git update-ref --stdin` child driven with start / updates / prepare / commit /
+// abort, so git takes part in reftx's two-phase commit.
+//
+// Liveness contract: the child inherits exactly one extra descriptor (`inherit_fd`, typically
+// the owner's flock), so the lock is released only when both the parent and git are gone.
+// If the parent dies, git reads EOF: before `commit` it aborts and removes its locks; after
+// `commit` it finishes the commit by itself (FACTS.md).
+// Thread-safety: not thread-safe. Move-only. The destructor closes git's stdin and reaps it.
+#pragma once
+
+#include <sys/types.h>
+
+#include <string>
+#include <string_view>
+
+#include "reftx/error.hpp"
+
+namespace reftx::git {
+
+struct UpdateRefConfig {
+  std::string git_executable = "git";
+  std::string git_dir;
+  bool durable = true;   // -c core.fsync=reference: lock files are fsynced during prepare
+  int inherit_fd = -1;   // descriptor the child keeps open (not close-on-exec), or -1
+};
+
+class UpdateRefProcess {
+ public:
+  static Result<UpdateRefProcess> spawn(const UpdateRefConfig& config);
+
+  UpdateRefProcess(UpdateRefProcess&& other) noexcept;
+  UpdateRefProcess& operator=(UpdateRefProcess&& other) noexcept;
+  ~UpdateRefProcess();
+
+  // True until git has exited (it exits after any failing verb).
+  bool alive() const { return pid_ > 0; }
+
+  // Writes raw protocol text. Never raises SIGPIPE.
+  Status send(std::string_view text);
+  // Waits for the "<verb>: ok" line. If git exits instead, reaps it and returns its stderr as
+  // the message: kind conflict for lock / old-value / name-clash refusals, else environment.
+  Status expect_ok(std::string_view verb);
+
+ private:
+  UpdateRefProcess() = default;
+  void shutdown();
+  Error failure(std::string_view verb);
+  pid_t pid_ = -1;
+  int in_fd_ = -1;   // git's stdin (socket)
+  int out_fd_ = -1;  // git's stdout (socket)
+  int err_fd_ = -1;  // git's stderr (pipe)
+  std::string out_buf_;
+  std::string err_buf_;
+};
+
+}  // namespace reftx::git

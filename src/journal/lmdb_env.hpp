@@ -1,0 +1,53 @@
+// RAII wrapper of one LMDB environment holding the reftx journal.
+//
+// Durability: write() commits are synced per LMDB's default (data fdatasync + O_DSYNC meta)
+// unless the env was opened non-durable (MDB_NOSYNC), or the caller asks for a lazy commit
+// (MDB_NOMETASYNC: data synced, meta page flushed by the next synced commit; a power loss may
+// undo that one commit, never corrupt the database).
+// Thread-safety: not thread-safe; the owning Store serializes calls. Never use across fork().
+#pragma once
+
+#include <lmdb.h>
+
+#include <functional>
+#include <string>
+
+#include "reftx/error.hpp"
+
+namespace reftx::journal {
+
+// Maps an LMDB return code to an Error naming the failing call. Corruption-type codes map to
+// ErrorKind::corrupt_journal, everything else to environment.
+Error lmdb_error(const char* call, int rc);
+
+class LmdbEnv {
+ public:
+  enum class Commit { durable, lazy };
+
+  LmdbEnv() = default;
+  LmdbEnv(LmdbEnv&& other) noexcept;
+  LmdbEnv& operator=(LmdbEnv&& other) noexcept;
+  ~LmdbEnv();
+
+  // Opens (creating unless read_only) the environment in `dir` with its named databases.
+  // Clears reader slots of dead processes. read_only on a missing journal -> not_found.
+  static Result<LmdbEnv> open(const std::string& dir, bool read_only, bool durable);
+
+  // Runs fn in a write transaction and commits it. Grows the map and retries on MDB_MAP_FULL,
+  // adopts another process's growth on MDB_MAP_RESIZED. fn may run more than once.
+  Status write(const std::function<Status(MDB_txn*)>& fn, Commit commit = Commit::durable);
+  // Runs fn in a read-only snapshot.
+  Status read(const std::function<Status(MDB_txn*)>& fn) const;
+
+  MDB_dbi records() const { return records_; }   // id (u64 big-endian) -> encoded record
+  MDB_dbi inflight() const { return inflight_; }  // id -> empty: non-terminal records only
+
+ private:
+  void close();
+  MDB_env* env_ = nullptr;
+  MDB_dbi records_ = 0;
+  MDB_dbi inflight_ = 0;
+  bool durable_ = true;
+};
+
+}  // namespace reftx::journal

@@ -1,0 +1,78 @@
+#include "util/file_lock.hpp"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <utility>
+
+#include "util/fs.hpp"
+
+namespace reftx::util {
+
+FileLock::FileLock(FileLock&& other) noexcept
+    : fd_(std::exchange(other.fd_, -1)),
+      held_(std::exchange(other.held_, false)),
+      path_(std::move(other.path_)) {}
+
+FileLock& FileLock::operator=(FileLock&& other) noexcept {
+  if (this != &other) {
+    release();
+    fd_ = std::exchange(other.fd_, -1);
+    held_ = std::exchange(other.held_, false);
+    path_ = std::move(other.path_);
+  }
+  return *this;
+}
+
+FileLock::~FileLock() { release(); }
+
+
+Result<FileLock> FileLock::acquire(const std::string& path, bool wait) {
+  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+  if (fd < 0) return errno_error("cannot open lock file '" + path + "'", errno);
+  FileLock lock;
+  lock.fd_ = fd;
+  lock.path_ = path;
+  int rc;
+  do {
+    rc = ::flock(fd, LOCK_EX | (wait ? 0 : LOCK_NB));
+  } while (rc != 0 && errno == EINTR);
+  if (rc != 0) {
+    if (errno == EWOULDBLOCK) return lock;  // held elsewhere
+    return errno_error("cannot lock '" + path + "'", errno);
+  }
+  lock.held_ = true;
+  return lock;
+}
+
+Result<FileLock> FileLock::try_existing(const std::string& path) {
+  FileLock lock;
+  lock.path_ = path;
+  int fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
+  if (fd < 0) {
+    if (errno == ENOENT) return lock;
+    return errno_error("cannot open lock file '" + path + "'", errno);
+  }
+  lock.fd_ = fd;
+  if (::flock(fd, LOCK_EX | LOCK_NB) == 0) {
+    lock.held_ = true;
+  } else if (errno != EWOULDBLOCK) {
+    return errno_error("cannot lock '" + path + "'", errno);
+  }
+  return lock;
+}
+
+void FileLock::remove_and_release() {
+  if (held()) ::unlink(path_.c_str());
+  release();
+}
+
+void FileLock::release() {
+  if (fd_ >= 0) ::close(fd_);  // closing the last descriptor drops the flock
+  fd_ = -1;
+  held_ = false;
+}
+
+}  // namespace reftx::util

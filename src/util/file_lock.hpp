@@ -1,0 +1,42 @@
+// RAII flock(2) on a file. The lock dies with the last process holding the descriptor, so a
+// SIGKILLed owner releases it at once; descriptors are O_CLOEXEC unless inherit() is called.
+// Not thread-safe; move-only.
+#pragma once
+
+#include <string>
+
+#include "reftx/error.hpp"
+
+namespace reftx::util {
+
+class FileLock {
+ public:
+  FileLock() = default;
+  FileLock(FileLock&& other) noexcept;
+  FileLock& operator=(FileLock&& other) noexcept;
+  ~FileLock();
+
+  // Opens (creating) `path` and takes an exclusive lock, waiting if `wait`.
+  // Returns a lock with held() == false if !wait and another process holds it.
+  static Result<FileLock> acquire(const std::string& path, bool wait);
+
+  // Opens an existing file and tries the exclusive lock without waiting.
+  // nullopt-like: held() false and exists() false when the file does not exist.
+  static Result<FileLock> try_existing(const std::string& path);
+
+  bool held() const { return fd_ >= 0 && held_; }
+  bool exists() const { return fd_ >= 0; }
+  int fd() const { return fd_; }
+  const std::string& path() const { return path_; }
+
+  // Unlinks the file while still holding the lock, then releases it.
+  void remove_and_release();
+  void release();
+
+ private:
+  int fd_ = -1;
+  bool held_ = false;
+  std::string path_;
+};
+
+}  // namespace reftx::util

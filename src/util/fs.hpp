@@ -1,0 +1,40 @@
+// Small POSIX file helpers. All paths are absolute or relative to the cwd.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "reftx/error.hpp"
+
+namespace reftx::util {
+
+// Error of kind environment: "<what>: <strerror(err)>".
+Error errno_error(const std::string& what, int err);
+
+// fsync(2) of a directory, so that renames and unlinks inside it are durable.
+// Counts into fsync_count(). A missing directory is not an error (nothing to make durable).
+Status fsync_dir(const std::string& path);
+
+// Number of fsyncs issued by this process through these helpers (for benchmarks).
+std::uint64_t fsync_count();
+
+// Creates the directory and its parents (mode 0777 & ~umask). Existing is fine.
+Status make_dirs(const std::string& path);
+
+// Whole content of a small file; nullopt if it does not exist. Other errors -> environment.
+Result<std::optional<std::string>> read_file(const std::string& path);
+
+// Modification time in ns since the epoch; nullopt if the file does not exist.
+std::optional<std::int64_t> mtime_ns(const std::string& path);
+
+// unlink(2); a missing file is not an error.
+Status remove_file(const std::string& path);
+
+// CLOCK_REALTIME in nanoseconds.
+std::int64_t now_ns();
+
+// "a/b/c" -> "a/b"; "c" -> ".".
+std::string parent_dir(const std::string& path);
+
+}  // namespace reftx::util

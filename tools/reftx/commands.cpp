@@ -1,0 +1,201 @@
+#include <boost/program_options.hpp>
+#include <cstdio>
+#include <iostream>
+#include <iterator>
+
+#include "cli.hpp"
+#include "json.hpp"
+#include "reftx/reftx.hpp"
+
+namespace po = boost::program_options;
+
+namespace reftx::cli {
+namespace {
+
+// Parses subcommand options; on error prints it and sets `exit_code`.
+bool parse(const std::string& command, const std::vector<std::string>& args,
+           const po::options_description& options, const po::positional_options_description& pos,
+           po::variables_map& vm, int& exit_code) {
+  try {
+    po::store(po::command_line_parser(args).options(options).positional(pos).run(), vm);
+    po::notify(vm);
+  } catch (const po::error& e) {
+    std::cerr << "reftx " << command << ": " << e.what() << "\n" << options;
+    exit_code = kUsage;
+    return false;
+  }
+  if (vm.count("help")) {
+    std::cout << "usage: reftx " << command << "\n" << options;
+    exit_code = kOk;
+    return false;
+  }
+  return true;
+}
+
+Result<Store> open_store(const Globals& globals, bool read_only, bool recover_on_open) {
+  Options options;
+  options.journal_dir = globals.journal_dir;
+  options.read_only = read_only;
+  options.recover_on_open = recover_on_open;
+  return Store::open(globals.directory, options);
+}
+
+std::string read_stdin() {
+  std::string data;
+  char buf[65536];
+  std::size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, stdin)) > 0) data.append(buf, n);
+  return data;
+}
+
+}  // namespace
+
+int exit_code_for(ErrorKind kind) {
+  switch (kind) {
+    case ErrorKind::invalid_input: return kUsage;
+    case ErrorKind::conflict: return kConflict;
+    case ErrorKind::not_found: return kConflict;
+    case ErrorKind::corrupt_journal: return kCorrupt;
+    case ErrorKind::environment: return kEnvironment;
+  }
+  return kEnvironment;
+}
+
+int report(const Error& error) {
+  std::cerr << "reftx: " << error.describe() << "\n";
+  return exit_code_for(error.kind);
+}
+
+int cmd_apply(const Globals& globals, const std::vector<std::string>& args) {
+  po::options_description options("apply options");
+  options.add_options()("help,h", "show this help")(
+      "message,m", po::value<std::string>()->default_value(""), "journal message (any UTF-8)")(
+      "null,z", "commands on stdin are NUL-separated, as in git update-ref -z");
+  po::positional_options_description pos;
+  po::variables_map vm;
+  int code = kOk;
+  if (!parse("apply", args, options, pos, vm, code)) return code;
+
+  const std::string script = read_stdin();
+  auto changes = parse_script(script, vm.count("null") > 0);
+  if (!changes) return report(changes.error());
+
+  auto store = open_store(globals, false, true);
+  if (!store) return report(store.error());
+  Transaction tx = store.value().begin(vm["message"].as<std::string>());
+  for (RefChange& change : changes.value()) tx.add(std::move(change));
+  auto id = tx.commit();
+  if (!id) return report(id.error());
+  std::cout << id.value() << "\n";
+  return kOk;
+}
+
+int cmd_recover(const Globals& globals, const std::vector<std::string>& args) {
+  po::options_description options("recover options");
+  options.add_options()("help,h", "show this help");
+  po::positional_options_description pos;
+  po::variables_map vm;
+  int code = kOk;
+  if (!parse("recover", args, options, pos, vm, code)) return code;
+
+  auto store = open_store(globals, false, false);
+  if (!store) return report(store.error());
+  auto report_or = store.value().recover();
+  if (!report_or) return report(report_or.error());
+  const RecoveryReport& rep = report_or.value();
+  int exit_code = kOk;
+  for (const RecoveryAction& a : rep.actions) {
+    const std::string id = std::to_string(a.id);
+    switch (a.kind) {
+      case RecoveryAction::Kind::rolled_forward:
+        std::cout << "rolled-forward " << id << "\n";
+        break;
+      case RecoveryAction::Kind::rolled_back:
+        std::cout << "rolled-back " << id << "\n";
+        break;
+      case RecoveryAction::Kind::conflict:
+        std::cout << "conflict " << id << ": " << a.detail << "\n";
+        break;
+      case RecoveryAction::Kind::blocked:
+        std::cout << "blocked " << id << ": " << a.detail << "\n";
+        exit_code = kConflict;
+        break;
+    }
+  }
+  if (rep.skipped_live > 0) {
+    std::cerr << "reftx: " << rep.skipped_live
+              << " in-flight transaction(s) of live processes left alone\n";
+  }
+  return exit_code;
+}
+
+int cmd_journal(const Globals& globals, const std::vector<std::string>& args) {
+  po::options_description options("journal options");
+  options.add_options()("help,h", "show this help")("json", "JSON Lines output")(
+      "action", po::value<std::string>(), "list | show")("id", po::value<std::string>(),
+                                                           "transaction id (show)");
+  po::positional_options_description pos;
+  pos.add("action", 1).add("id", 1);
+  po::variables_map vm;
+  int code = kOk;
+  if (!parse("journal", args, options, pos, vm, code)) return code;
+  if (!vm.count("action")) {
+    std::cerr << "reftx journal: missing action (list or show)\n";
+    return kUsage;
+  }
+  const std::string action = vm["action"].as<std::string>();
+  const bool json = vm.count("json") > 0;
+  if (action != "list" && action != "show") {
+    std::cerr << "reftx journal: unknown action '" << action << "' (expected list or show)\n";
+    return kUsage;
+  }
+  std::uint64_t id = 0;
+  if (action == "show") {
+    if (!vm.count("id")) {
+      std::cerr << "reftx journal show: missing transaction id\n";
+      return kUsage;
+    }
+    const std::string text = vm["id"].as<std::string>();
+    if (text.empty() || text.size() > 19 || text.find_first_not_of("0123456789") != std::string::npos) {
+      std::cerr << "reftx journal show: bad transaction id '" << text << "'\n";
+      return kUsage;
+    }
+    id = std::stoull(text);
+  } else if (vm.count("id")) {
+    std::cerr << "reftx journal list: unexpected argument '" << vm["id"].as<std::string>()
+              << "'\n";
+    return kUsage;
+  }
+
+  // Inspection never recovers or creates anything: a missing journal means nothing ran.
+  auto store = open_store(globals, true, false);
+  if (!store) {
+    if (store.error().kind != ErrorKind::not_found) return report(store.error());
+    if (action == "list") return kOk;
+    return report(Error{ErrorKind::not_found, "no transaction " + std::to_string(id) +
+                                                  " in journal"});
+  }
+  if (action == "show") {
+    auto rec = store.value().get(id);
+    if (!rec) return report(rec.error());
+    std::cout << (json ? record_json(rec.value()) + "\n" : record_details(rec.value()));
+    return kOk;
+  }
+  auto records = store.value().list();
+  if (!records) return report(records.error());
+  for (const TxRecord& r : records.value()) {
+    std::cout << (json ? record_json(r) : record_line(r)) << "\n";
+  }
+  return kOk;
+}
+
+int cmd_crash_points(const std::vector<std::string>& args) {
+  if (!args.empty()) {
+    std::cerr << "reftx crash-points: unexpected argument '" << args.front() << "'\n";
+    return kUsage;
+  }
+  for (std::string_view name : crash_point_names()) std::cout << name << "\n";
+  return kOk;
+}
+
+}  // namespace reftx::cli

@@ -1,0 +1,101 @@
+// reftx — crash-safe, all-or-nothing transactions for git refs.
+#include <cstring>
+#include <iostream>
+
+#include "cli.hpp"
+#include "reftx/reftx.hpp"
+
+namespace {
+
+const char* kUsageText =
+    "usage: reftx [-C <path>] [--journal <dir>] <command> [<args>]\n"
+    "\n"
+    "commands:\n"
+    "  apply [-m <message>] [-z]   apply the update-ref script on stdin as one transaction\n"
+    "  recover                     finish or undo transactions whose process died\n"
+    "  journal list [--json]       list journaled transactions\n"
+    "  journal show <id> [--json]  show one transaction\n"
+    "  crash-points                list the built-in crash points (REFTX_CRASH_AT)\n"
+    "\n"
+    "options:\n"
+    "  -C <path>         run as if started in <path>\n"
+    "  --journal <dir>   journal directory (default: <git-dir>/reftx)\n"
+    "  --help            show this help\n"
+    "  --version         show the version\n"
+    "\n"
+    "exit status: 0 ok, 1 aborted/conflict, 2 invalid input or usage, 3 environment error,\n"
+    "4 corrupt journal. See README.md.\n";
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace reftx::cli;
+  Globals globals;
+  bool directory_given = false;
+  int i = 1;
+  for (; i < argc; ++i) {
+    std::string arg = argv[i];
+    if (arg == "--help" || arg == "-h") {
+      std::cout << kUsageText;
+      return kOk;
+    }
+    if (arg == "--version") {
+      std::cout << "reftx version " << reftx::version() << "\n";
+      return kOk;
+    }
+    if (arg == "-C" || arg == "--journal") {
+      if (i + 1 >= argc) {
+        std::cerr << "reftx: option '" << arg << "' requires a value\n" << kUsageText;
+        return kUsage;
+      }
+      std::string value = argv[++i];
+      if (arg == "--journal") {
+        globals.journal_dir = value;
+      } else if (directory_given && !value.empty() && value[0] != '/') {
+        globals.directory += "/" + value;  // like git: successive -C are relative
+      } else {
+        globals.directory = value;
+        directory_given = true;
+      }
+      continue;
+    }
+    if (arg.rfind("--journal=", 0) == 0) {
+      globals.journal_dir = arg.substr(10);
+      continue;
+    }
+    if (arg == "--") {
+      ++i;
+      break;
+    }
+    if (!arg.empty() && arg[0] == '-') {
+      std::cerr << "reftx: unknown option '" << arg << "'\n" << kUsageText;
+      return kUsage;
+    }
+    break;
+  }
+  if (i >= argc) {
+    std::cerr << kUsageText;
+    return kUsage;
+  }
+  std::string command = argv[i];
+  std::vector<std::string> args(argv + i + 1, argv + argc);
+  if (globals.directory.empty()) {
+    std::cerr << "reftx: empty path given to -C\n";
+    return kUsage;
+  }
+  try {
+    if (command == "apply") return cmd_apply(globals, args);
+    if (command == "recover") return cmd_recover(globals, args);
+    if (command == "journal") return cmd_journal(globals, args);
+    if (command == "crash-points") return cmd_crash_points(args);
+    if (command == "help") {
+      std::cout << kUsageText;
+      return kOk;
+    }
+  } catch (const std::exception& e) {
+    std::cerr << "reftx: " << e.what() << "\n";
+    return kEnvironment;
+  }
+  std::cerr << "reftx: unknown command '" << command << "'\n" << kUsageText;
+  return kUsage;
+}
