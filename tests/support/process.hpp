@@ -1,0 +1,49 @@
+// Test helper: run real processes (git, reftx) with stdin, environment and captured output.
+#pragma once
+
+#include <sys/types.h>
+
+#include <map>
+#include <string>
+#include <vector>
+
+namespace reftx::test {
+
+struct RunResult {
+  int exit_code = -1;   // exit status, or -1 if killed by a signal
+  int signal = 0;       // terminating signal, 0 if exited
+  std::string out;
+  std::string err;
+};
+
+struct RunOptions {
+  std::string input;                          // written to stdin, then closed
+  std::map<std::string, std::string> env;     // added to / overriding the environment
+  std::string cwd;                            // empty: current directory
+  bool new_process_group = false;
+};
+
+// Runs argv to completion.
+RunResult run(const std::vector<std::string>& argv, const RunOptions& options = {});
+
+// A process started in the background; wait() collects it.
+class Child {
+ public:
+  static Child start(const std::vector<std::string>& argv, const RunOptions& options = {});
+  Child(Child&&) noexcept;
+  Child& operator=(Child&&) noexcept;
+  ~Child();
+  pid_t pid() const { return pid_; }
+  RunResult wait();
+
+ private:
+  Child() = default;
+  pid_t pid_ = -1;
+  int out_fd_ = -1;
+  int err_fd_ = -1;
+};
+
+// Path of the reftx binary under test (REFTX_BIN, set by meson).
+std::string reftx_binary();
+
+}  // namespace reftx::test
