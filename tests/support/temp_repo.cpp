@@ -41,7 +41,9 @@ TempRepo::TempRepo(int commits, bool bare) : path_(make_temp_dir()) {
   std::vector<std::string> init = {"git", "init", "-q", "-b", "main"};
   if (bare) init.push_back("--bare");
   init.push_back(path_);
-  RunResult r = run(init, {.env = git_env()});
+  RunOptions options;
+  options.env = git_env();
+  RunResult r = run(init, options);
   if (r.exit_code != 0) throw std::runtime_error("git init failed: " + r.err);
   git_dir_ = bare ? path_ : path_ + "/.git";
   std::string parent;
@@ -60,13 +62,18 @@ TempRepo::~TempRepo() {
 RunResult TempRepo::git_result(const std::vector<std::string>& args) const {
   std::vector<std::string> argv = {"git", "--git-dir=" + git_dir_};
   argv.insert(argv.end(), args.begin(), args.end());
-  return run(argv, {.env = git_env()});
+  RunOptions options;
+  options.env = git_env();
+  return run(argv, options);
 }
 
 std::string TempRepo::git(const std::vector<std::string>& args, const std::string& input) const {
   std::vector<std::string> argv = {"git", "--git-dir=" + git_dir_};
   argv.insert(argv.end(), args.begin(), args.end());
-  RunResult r = run(argv, {.input = input, .env = git_env()});
+  RunOptions options;
+  options.input = input;
+  options.env = git_env();
+  RunResult r = run(argv, options);
   if (r.exit_code != 0) {
     std::string cmd;
     for (const auto& a : args) cmd += a + " ";
