@@ -32,8 +32,9 @@ Status put_record(MDB_txn* txn, const LmdbEnv& env, const TxRecord& record) {
 
 }  // namespace
 
-Result<Journal> Journal::open(const std::string& dir, bool read_only, bool durable) {
-  auto env = LmdbEnv::open(dir, read_only, durable);
+Result<Journal> Journal::open(const std::string& dir, bool read_only, bool durable,
+                              std::size_t initial_map_size) {
+  auto env = LmdbEnv::open(dir, read_only, durable, initial_map_size);
   if (!env) return env.error();
   Journal j;
   j.env_ = std::move(env).value();

@@ -19,7 +19,8 @@ namespace reftx::journal {
 
 class Journal {
  public:
-  static Result<Journal> open(const std::string& dir, bool read_only, bool durable);
+  static Result<Journal> open(const std::string& dir, bool read_only, bool durable,
+                              std::size_t initial_map_size = LmdbEnv::kDefaultMapSize);
 
   // Assigns record.id (last id + 1) and stores it with its in-flight index entry, durably.
   Status insert(TxRecord& record);
@@ -30,6 +31,8 @@ class Journal {
   Result<std::vector<TxRecord>> list() const;
   // Ids of non-terminal records, ascending.
   Result<std::vector<std::uint64_t>> inflight() const;
+
+  std::size_t map_size() const { return env_.map_size(); }
 
  private:
   LmdbEnv env_;

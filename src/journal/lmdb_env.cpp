@@ -9,7 +9,6 @@
 
 namespace reftx::journal {
 namespace {
-constexpr std::size_t kInitialMapSize = std::size_t{256} << 20;  // 256 MiB, sparse on disk
 constexpr int kMaxGrowths = 16;
 }  // namespace
 
@@ -46,7 +45,8 @@ void LmdbEnv::close() {
   env_ = nullptr;
 }
 
-Result<LmdbEnv> LmdbEnv::open(const std::string& dir, bool read_only, bool durable) {
+Result<LmdbEnv> LmdbEnv::open(const std::string& dir, bool read_only, bool durable,
+                              std::size_t initial_map_size) {
   struct stat st {};
   if (read_only && ::stat((dir + "/data.mdb").c_str(), &st) != 0) {
     return Error{ErrorKind::not_found, "no journal at '" + dir + "'"};
@@ -59,7 +59,7 @@ Result<LmdbEnv> LmdbEnv::open(const std::string& dir, bool read_only, bool durab
   int rc = mdb_env_create(&env.env_);
   if (rc != 0) return lmdb_error("mdb_env_create", rc);
   mdb_env_set_maxdbs(env.env_, 4);
-  mdb_env_set_mapsize(env.env_, kInitialMapSize);
+  mdb_env_set_mapsize(env.env_, initial_map_size);
   unsigned flags = MDB_NOTLS;
   if (read_only) flags |= MDB_RDONLY;
   if (!durable) flags |= MDB_NOSYNC;
@@ -121,6 +121,12 @@ Status LmdbEnv::write(const std::function<Status(MDB_txn*)>& fn, Commit commit) 
     if (rc != 0) return lmdb_error("mdb_env_set_mapsize", rc);
   }
   return Error{ErrorKind::environment, "journal: map cannot grow any further"};
+}
+
+std::size_t LmdbEnv::map_size() const {
+  MDB_envinfo info{};
+  mdb_env_info(env_, &info);
+  return info.me_mapsize;
 }
 
 Status LmdbEnv::read(const std::function<Status(MDB_txn*)>& fn) const {

@@ -31,7 +31,10 @@ class LmdbEnv {
 
   // Opens (creating unless read_only) the environment in `dir` with its named databases.
   // Clears reader slots of dead processes. read_only on a missing journal -> not_found.
-  static Result<LmdbEnv> open(const std::string& dir, bool read_only, bool durable);
+  // `initial_map_size` is a starting point only: the map grows on demand.
+  static constexpr std::size_t kDefaultMapSize = std::size_t{256} << 20;  // sparse on disk
+  static Result<LmdbEnv> open(const std::string& dir, bool read_only, bool durable,
+                              std::size_t initial_map_size = kDefaultMapSize);
 
   // Runs fn in a write transaction and commits it. Grows the map and retries on MDB_MAP_FULL,
   // adopts another process's growth on MDB_MAP_RESIZED. fn may run more than once.
@@ -41,6 +44,7 @@ class LmdbEnv {
 
   MDB_dbi records() const { return records_; }   // id (u64 big-endian) -> encoded record
   MDB_dbi inflight() const { return inflight_; }  // id -> empty: non-terminal records only
+  std::size_t map_size() const;
 
  private:
   void close();
