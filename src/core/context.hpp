@@ -10,6 +10,7 @@
 #include "git/update_ref_process.hpp"
 #include "journal/journal.hpp"
 #include "reftx/store.hpp"
+#include "core/owners.hpp"
 #include "util/file_lock.hpp"
 
 namespace reftx {
@@ -21,8 +22,7 @@ struct StoreState {
   git::Repository repo;
   journal::Journal journal;
   std::string journal_dir;
-  std::string owner_name;  // file name (without .lock) under <journal>/owners
-  util::FileLock owner;    // held while this Store lives; inherited by its git child
+  core::OwnerLocks owner;  // held while this Store lives; owner.child is inherited by git
   std::optional<git::UpdateRefProcess> git;  // long-lived; respawned after git exits
 
   git::UpdateRefConfig git_config(int inherit_fd) const {

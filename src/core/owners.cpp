@@ -13,23 +13,50 @@ std::string owner_path(const std::string& journal_dir, const std::string& owner_
   return owners_dir(journal_dir) + "/" + owner_name + ".owner";
 }
 
+std::string owner_child_path(const std::string& journal_dir, const std::string& owner_name) {
+  return owners_dir(journal_dir) + "/" + owner_name + ".child";
+}
+
 std::string recovery_lock_path(const std::string& journal_dir) {
   return journal_dir + "/recover.flock";
 }
 
-Result<util::FileLock> create_owner(const std::string& journal_dir, std::string& name_out) {
+Result<OwnerLocks> create_owner(const std::string& journal_dir) {
   if (Status s = util::make_dirs(owners_dir(journal_dir)); !s) return s.error();
   char raw[12];
   if (::getrandom(raw, sizeof raw, 0) != static_cast<ssize_t>(sizeof raw)) {
     return util::errno_error("getrandom", errno);
   }
-  name_out = util::raw_to_hex(std::string_view(raw, sizeof raw));
-  auto lock = util::FileLock::acquire(owner_path(journal_dir, name_out), /*wait=*/false);
-  if (!lock) return lock.error();
-  if (!lock.value().held()) {
-    return Error{ErrorKind::environment, "owner lock '" + name_out + "' is unexpectedly held"};
+  OwnerLocks owner;
+  owner.name = util::raw_to_hex(std::string_view(raw, sizeof raw));
+  for (auto [path, lock] : {std::pair{owner_path(journal_dir, owner.name), &owner.process},
+                            std::pair{owner_child_path(journal_dir, owner.name), &owner.child}}) {
+    auto acquired = util::FileLock::acquire(path, /*wait=*/false);
+    if (!acquired) return acquired.error();
+    if (!acquired.value().held()) {
+      return Error{ErrorKind::environment, "owner lock '" + path + "' is unexpectedly held"};
+    }
+    *lock = std::move(acquired).value();
   }
-  return std::move(lock).value();
+  return owner;
+}
+
+Result<OwnerStatus> owner_status(const std::string& journal_dir, const std::string& owner_name) {
+  auto process = util::FileLock::try_existing(owner_path(journal_dir, owner_name));
+  if (!process) return process.error();
+  if (process.value().exists() && !process.value().held()) return OwnerStatus::alive;
+  auto child = util::FileLock::wait_existing(owner_child_path(journal_dir, owner_name));
+  if (!child) return child.error();
+  return OwnerStatus::dead;
+}
+
+void remove_dead_owner(const std::string& journal_dir, const std::string& owner_name) {
+  auto process = util::FileLock::try_existing(owner_path(journal_dir, owner_name));
+  if (!process || (process.value().exists() && !process.value().held())) return;
+  auto child = util::FileLock::try_existing(owner_child_path(journal_dir, owner_name));
+  if (!child || (child.value().exists() && !child.value().held())) return;
+  child.value().remove_and_release();
+  process.value().remove_and_release();
 }
 
 }  // namespace reftx::core

@@ -1,7 +1,11 @@
-// Owner liveness locks: <journal>/owners/<name>.owner, flocked by the owning Store (and its git
-// child) for its whole life. "Owner dead" is decided only by taking that flock: no timeouts,
-// no pid probing. Files are created and deleted only under the recovery lock
-// (<journal>/recover.flock), so a live owner's file is never removed.
+// Owner liveness locks. Each Store holds two flocks under <journal>/owners/:
+//   <name>.owner  held by the Store's process only (close-on-exec): "the owner is alive";
+//   <name>.child  held by the Store's process and inherited by its git child: "the owner or
+//                 its git is alive". After the owner dies, git exits by itself (EOF on stdin:
+//                 abort before `commit`, finish after it), which frees this lock.
+// "Owner dead" is decided only by taking these flocks: no timeouts, no pid probing. Files are
+// created and deleted only under the recovery lock (<journal>/recover.flock), so a live
+// owner's files are never removed.
 #pragma once
 
 #include <string>
@@ -11,12 +15,29 @@
 
 namespace reftx::core {
 
+struct OwnerLocks {
+  std::string name;
+  util::FileLock process;
+  util::FileLock child;
+};
+
 std::string owners_dir(const std::string& journal_dir);
 std::string owner_path(const std::string& journal_dir, const std::string& owner_name);
+std::string owner_child_path(const std::string& journal_dir, const std::string& owner_name);
 std::string recovery_lock_path(const std::string& journal_dir);
 
-// Creates and locks a fresh owner file with a random name.
+// Creates and locks both files of a fresh owner with a random name.
 // REQUIRES: the caller holds the recovery lock.
-Result<util::FileLock> create_owner(const std::string& journal_dir, std::string& name_out);
+Result<OwnerLocks> create_owner(const std::string& journal_dir);
+
+enum class OwnerStatus { alive, dead };
+
+// alive: the owner's process holds its lock. dead: it does not, and its git child (if any) has
+// exited: this call waits for that exit, which git makes on its own once its stdin is closed.
+Result<OwnerStatus> owner_status(const std::string& journal_dir, const std::string& owner_name);
+
+// Removes both files of a dead owner (taking its locks first; a live owner is left alone).
+// REQUIRES: the caller holds the recovery lock.
+void remove_dead_owner(const std::string& journal_dir, const std::string& owner_name);
 
 }  // namespace reftx::core

@@ -40,9 +40,9 @@ Result<RecoveryReport> recover_dead_owners(detail::StoreState& store,
     auto record = store.journal.get(id);
     if (!record) return record.error();
     TxRecord& rec = record.value();
-    auto owner = util::FileLock::try_existing(owner_path(store.journal_dir, rec.owner));
+    auto owner = owner_status(store.journal_dir, rec.owner);
     if (!owner) return owner.error();
-    if (owner.value().exists() && !owner.value().held()) {
+    if (owner.value() == OwnerStatus::alive) {
       ++report.skipped_live;
       still_referenced.insert(rec.owner);
       continue;
@@ -56,9 +56,8 @@ Result<RecoveryReport> recover_dead_owners(detail::StoreState& store,
   }
   // Sweep owner files of dead owners that no in-flight record names any more.
   for (const std::string& name : list_owner_files(store.journal_dir)) {
-    if (still_referenced.count(name) || name == store.owner_name) continue;
-    auto owner = util::FileLock::try_existing(owner_path(store.journal_dir, name));
-    if (owner && owner.value().held()) owner.value().remove_and_release();
+    if (still_referenced.count(name) || name == store.owner.name) continue;
+    remove_dead_owner(store.journal_dir, name);
   }
   return report;
 }

@@ -14,7 +14,7 @@ Store& Store::operator=(Store&&) noexcept = default;
 Store::~Store() {
   if (!impl_) return;
   impl_->git.reset();  // reap our git child first: it shares the owner lock
-  if (!impl_->owner.held()) return;
+  if (!impl_->owner.process.held()) return;
   // Owner files are removed only under the recovery lock (see core/owners.hpp).
   auto recovery_lock =
       util::FileLock::acquire(core::recovery_lock_path(impl_->journal_dir), /*wait=*/true);
@@ -24,15 +24,18 @@ Store::~Store() {
     if (inflight) {
       for (std::uint64_t id : inflight.value()) {
         auto rec = impl_->journal.get(id);
-        if (!rec || rec.value().owner == impl_->owner_name) mine_in_flight = true;
+        if (!rec || rec.value().owner == impl_->owner.name) mine_in_flight = true;
       }
     }
     if (!mine_in_flight) {
-      impl_->owner.remove_and_release();
+      impl_->owner.child.remove_and_release();
+      impl_->owner.process.remove_and_release();
       return;
     }
   }
-  impl_->owner.release();  // leave the file: recovery will find this owner dead
+  // Leave the files: recovery will find this owner dead.
+  impl_->owner.child.release();
+  impl_->owner.process.release();
 }
 
 Result<Store> Store::open(const std::string& path, const Options& options) {
@@ -58,7 +61,7 @@ Result<Store> Store::open(const std::string& path, const Options& options) {
     auto report = core::recover_dead_owners(*impl, recovery_lock.value());
     if (!report) return report.error();
   }
-  auto owner = core::create_owner(impl->journal_dir, impl->owner_name);
+  auto owner = core::create_owner(impl->journal_dir);
   if (!owner) return owner.error();
   impl->owner = std::move(owner).value();
   return Store(std::move(impl));

@@ -18,7 +18,7 @@ TxRecord make_record(const detail::StoreState& store, const std::string& message
   rec.message = message;
   rec.created_ns = rec.updated_ns = util::now_ns();
   rec.owner_pid = static_cast<std::int32_t>(::getpid());
-  rec.owner = store.owner_name;
+  rec.owner = store.owner.name;
   for (const RefChange& c : changes) {
     RefRecord ref;
     ref.name = c.name;
@@ -104,7 +104,7 @@ Result<std::uint64_t> Transaction::commit() {
   core::crash_point("apply.recorded");
 
   if (!store.git || !store.git->alive()) {
-    auto spawned = git::UpdateRefProcess::spawn(store.git_config(store.owner.fd()));
+    auto spawned = git::UpdateRefProcess::spawn(store.git_config(store.owner.child.fd()));
     if (!spawned) return abort_transaction(store, rec, spawned.error());
     store.git = std::move(spawned).value();
   }
@@ -141,7 +141,7 @@ Result<std::uint64_t> Transaction::commit() {
   if (!s) {
     // git failed part-way (FACTS.md: a name clash can appear after prepare). Finish or undo.
     store.git.reset();
-    auto outcome = core::reconcile(store, rec, /*recovering=*/false, store.owner.fd());
+    auto outcome = core::reconcile(store, rec, /*recovering=*/false, store.owner.child.fd());
     if (!outcome) return outcome.error();
     if (rec.state == TxState::committed) return rec.id;
     core::crash_point("abort.aborted");

@@ -28,6 +28,10 @@ Status validate_changes(git::Repository& repo, std::vector<RefChange>& changes) 
     if (std::string problem = git::ref_name_problem(c.name); !problem.empty()) {
       return bad(c, "'" + c.name + "' " + problem);
     }
+    // libgit2 1.5 accepts DEL (0x7f), which git rejects like every control character.
+    if (c.name.find('\x7f') != std::string::npos) {
+      return bad(c, "'" + c.name + "' is not a valid ref name");
+    }
     if (auto [it, inserted] = seen.emplace(c.name, c.line); !inserted) {
       return bad(c, "ref '" + c.name + "' appears more than once (first at line " +
                         std::to_string(it->second) + ")");

@@ -47,7 +47,7 @@ Result<FileLock> FileLock::acquire(const std::string& path, bool wait) {
   return lock;
 }
 
-Result<FileLock> FileLock::try_existing(const std::string& path) {
+Result<FileLock> FileLock::open_existing(const std::string& path, bool wait) {
   FileLock lock;
   lock.path_ = path;
   int fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
@@ -56,12 +56,24 @@ Result<FileLock> FileLock::try_existing(const std::string& path) {
     return errno_error("cannot open lock file '" + path + "'", errno);
   }
   lock.fd_ = fd;
-  if (::flock(fd, LOCK_EX | LOCK_NB) == 0) {
+  int rc;
+  do {
+    rc = ::flock(fd, LOCK_EX | (wait ? 0 : LOCK_NB));
+  } while (rc != 0 && errno == EINTR);
+  if (rc == 0) {
     lock.held_ = true;
   } else if (errno != EWOULDBLOCK) {
     return errno_error("cannot lock '" + path + "'", errno);
   }
   return lock;
+}
+
+Result<FileLock> FileLock::try_existing(const std::string& path) {
+  return open_existing(path, false);
+}
+
+Result<FileLock> FileLock::wait_existing(const std::string& path) {
+  return open_existing(path, true);
 }
 
 void FileLock::remove_and_release() {

@@ -23,6 +23,8 @@ class FileLock {
   // Opens an existing file and tries the exclusive lock without waiting.
   // nullopt-like: held() false and exists() false when the file does not exist.
   static Result<FileLock> try_existing(const std::string& path);
+  // Opens an existing file and waits for the exclusive lock. exists() false if there is no file.
+  static Result<FileLock> wait_existing(const std::string& path);
 
   bool held() const { return fd_ >= 0 && held_; }
   bool exists() const { return fd_ >= 0; }
@@ -34,6 +36,7 @@ class FileLock {
   void release();
 
  private:
+  static Result<FileLock> open_existing(const std::string& path, bool wait);
   int fd_ = -1;
   bool held_ = false;
   std::string path_;
