@@ -41,13 +41,16 @@ Result<OwnerLocks> create_owner(const std::string& journal_dir) {
   return owner;
 }
 
-Result<OwnerStatus> owner_status(const std::string& journal_dir, const std::string& owner_name) {
+Result<bool> owner_alive(const std::string& journal_dir, const std::string& owner_name) {
   auto process = util::FileLock::try_existing(owner_path(journal_dir, owner_name));
   if (!process) return process.error();
-  if (process.value().exists() && !process.value().held()) return OwnerStatus::alive;
+  return process.value().exists() && !process.value().held();
+}
+
+Status wait_for_owner_child(const std::string& journal_dir, const std::string& owner_name) {
   auto child = util::FileLock::wait_existing(owner_child_path(journal_dir, owner_name));
   if (!child) return child.error();
-  return OwnerStatus::dead;
+  return {};
 }
 
 void remove_dead_owner(const std::string& journal_dir, const std::string& owner_name) {

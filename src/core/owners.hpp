@@ -30,11 +30,12 @@ std::string recovery_lock_path(const std::string& journal_dir);
 // REQUIRES: the caller holds the recovery lock.
 Result<OwnerLocks> create_owner(const std::string& journal_dir);
 
-enum class OwnerStatus { alive, dead };
+// True while the owner's process holds its lock. Never waits.
+Result<bool> owner_alive(const std::string& journal_dir, const std::string& owner_name);
 
-// alive: the owner's process holds its lock. dead: it does not, and its git child (if any) has
-// exited: this call waits for that exit, which git makes on its own once its stdin is closed.
-Result<OwnerStatus> owner_status(const std::string& journal_dir, const std::string& owner_name);
+// Waits until the owner's git child (if any) has exited, which git does by itself once its
+// stdin is closed. REQUIRES: !owner_alive(...) (the owner's process is dead).
+Status wait_for_owner_child(const std::string& journal_dir, const std::string& owner_name);
 
 // Removes both files of a dead owner (taking its locks first; a live owner is left alone).
 // REQUIRES: the caller holds the recovery lock.

@@ -39,10 +39,15 @@ Status save(detail::StoreState& store, TxRecord& record) {
 }  // namespace
 
 Result<ReconcileOutcome> reconcile(detail::StoreState& store, TxRecord& record, bool recovering,
-                                   int inherit_fd) {
+                                   int inherit_fd, const std::set<std::string>& busy_refs) {
   if (recovering) {
-    auto removed = remove_stale_locks(store.repo, record);
-    if (!removed) return removed.error();
+    auto locks = remove_stale_locks(store.repo, record, busy_refs);
+    if (!locks) return locks.error();
+    if (!locks.value().deferred.empty()) {
+      std::string detail = "lock files that may belong to a live transaction:";
+      for (const auto& path : locks.value().deferred) detail += " " + path;
+      return ReconcileOutcome{RecoveryAction::Kind::blocked, detail + "; run recover again"};
+    }
     crash_point("recover.locks-removed");
   }
   for (int pass = 0; pass < 3; ++pass) {

@@ -8,6 +8,7 @@
 // left alone and listed in record.conflicts. Idempotent; every write is a compare-and-swap.
 #pragma once
 
+#include <set>
 #include <string>
 
 #include "core/context.hpp"
@@ -24,8 +25,9 @@ struct ReconcileOutcome {
 // `recovering`: called by recovery for a dead owner (stale locks are removed first and the
 // recover.* crash points apply); otherwise called by the executor right after git failed.
 // `inherit_fd`: the lock the spawned git processes must keep alive.
+// `busy_refs`: refs of live transactions, whose locks are never removed as stale.
 // On `blocked` (a ref lock held by a live writer) the record is left non-terminal.
 Result<ReconcileOutcome> reconcile(detail::StoreState& store, TxRecord& record, bool recovering,
-                                   int inherit_fd);
+                                   int inherit_fd, const std::set<std::string>& busy_refs = {});
 
 }  // namespace reftx::core

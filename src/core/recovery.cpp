@@ -28,6 +28,23 @@ std::vector<std::string> list_owner_files(const std::string& journal_dir) {
   return names;
 }
 
+// Ref names of the in-flight transactions whose owner is alive right now: their lock files may
+// be live git locks, so recovery never removes a lock on these names.
+Result<std::set<std::string>> refs_of_live_transactions(detail::StoreState& store) {
+  std::set<std::string> names;
+  auto ids = store.journal.inflight();
+  if (!ids) return ids.error();
+  for (std::uint64_t id : ids.value()) {
+    auto record = store.journal.get(id);
+    if (!record) return record.error();
+    auto alive = owner_alive(store.journal_dir, record.value().owner);
+    if (!alive) return alive.error();
+    if (!alive.value()) continue;
+    for (const RefRecord& ref : record.value().refs) names.insert(ref.name);
+  }
+  return names;
+}
+
 }  // namespace
 
 Result<RecoveryReport> recover_dead_owners(detail::StoreState& store,
@@ -40,15 +57,18 @@ Result<RecoveryReport> recover_dead_owners(detail::StoreState& store,
     auto record = store.journal.get(id);
     if (!record) return record.error();
     TxRecord& rec = record.value();
-    auto owner = owner_status(store.journal_dir, rec.owner);
-    if (!owner) return owner.error();
-    if (owner.value() == OwnerStatus::alive) {
+    auto alive = owner_alive(store.journal_dir, rec.owner);
+    if (!alive) return alive.error();
+    if (alive.value()) {
       ++report.skipped_live;
       still_referenced.insert(rec.owner);
       continue;
     }
+    if (Status s = wait_for_owner_child(store.journal_dir, rec.owner); !s) return s.error();
     crash_point("recover.claimed");
-    auto outcome = reconcile(store, rec, /*recovering=*/true, recovery_lock.fd());
+    auto busy = refs_of_live_transactions(store);
+    if (!busy) return busy.error();
+    auto outcome = reconcile(store, rec, /*recovering=*/true, recovery_lock.fd(), busy.value());
     if (!outcome) return outcome.error();
     if (outcome.value().kind == RecoveryAction::Kind::blocked) still_referenced.insert(rec.owner);
     report.actions.push_back({outcome.value().kind, id, outcome.value().detail});

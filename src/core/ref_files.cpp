@@ -9,8 +9,14 @@ namespace {
 
 constexpr std::int64_t kClockSlackNs = 1000000000;  // coarse file timestamps vs CLOCK_REALTIME
 
+// A git run for this record may delete the ref: the transaction itself (new value absent) or
+// its rollback (old value absent). While the old value is unknown (pending record), old_oid is a
+// placeholder and rollback never ran git: counting it would make every ref look deleted, and
+// packed-refs.new (which rightly still lists the refs that are only updated) would never be
+// recognized as ours, leaving packed-refs.lock/.new stale forever.
 bool deletes_something(const RefRecord& ref) {
-  return ref.op != RefOp::verify && (ref.new_oid == kZeroOid || ref.old_oid == kZeroOid);
+  return ref.op != RefOp::verify &&
+         (ref.new_oid == kZeroOid || (ref.old_known && ref.old_oid == kZeroOid));
 }
 
 std::string trim(std::string s) {
@@ -46,16 +52,21 @@ Status sync_ref_dirs(const git::Repository& repo, const TxRecord& record, bool r
   return {};
 }
 
-Result<std::vector<std::string>> remove_stale_locks(git::Repository& repo,
-                                                    const TxRecord& record) {
-  std::vector<std::string> removed;
-  auto remove_if_ours = [&](const std::string& path,
-                            const std::set<std::string>& allowed) -> Status {
-    auto ours = is_ours(path, record, allowed);
-    if (!ours) return ours.error();
-    if (!ours.value()) return {};
-    if (Status s = util::remove_file(path); !s) return s;
-    removed.push_back(path);
+Result<StaleLocks> remove_stale_locks(git::Repository& repo, const TxRecord& record,
+                                      const std::set<std::string>& busy_refs) {
+  StaleLocks result;
+  // Removes `paths` (the last one is the lock) if every one is ours, or defers them.
+  auto remove_if_ours = [&](const std::vector<std::string>& paths, bool ours,
+                            bool busy) -> Status {
+    if (!ours) return {};
+    if (busy) {
+      result.deferred.insert(result.deferred.end(), paths.begin(), paths.end());
+      return {};
+    }
+    for (const std::string& path : paths) {
+      if (Status s = util::remove_file(path); !s) return s;
+      result.removed.push_back(path);
+    }
     return {};
   };
 
@@ -66,14 +77,20 @@ Result<std::vector<std::string>> remove_stale_locks(git::Repository& repo,
     std::set<std::string> allowed = {"", ref.new_oid};
     if (ref.old_known) allowed.insert(ref.old_oid);
     if (ref.expected_old) allowed.insert(*ref.expected_old);
-    if (Status s = remove_if_ours(repo.common_dir() + "/" + ref.name + ".lock", allowed); !s) {
+    const std::string path = repo.common_dir() + "/" + ref.name + ".lock";
+    auto ours = is_ours(path, record, allowed);
+    if (!ours) return ours.error();
+    if (Status s = remove_if_ours({path}, ours.value(), busy_refs.count(ref.name) > 0); !s) {
       return s.error();
     }
     if (deletes_something(ref)) deleted.push_back(ref.name);
   }
 
   if (auto head = repo.head_target(); head && names.count(*head)) {
-    if (Status s = remove_if_ours(repo.git_dir() + "/HEAD.lock", {""}); !s) return s.error();
+    const std::string path = repo.git_dir() + "/HEAD.lock";
+    auto ours = is_ours(path, record, {""});
+    if (!ours) return ours.error();
+    if (Status s = remove_if_ours({path}, ours.value(), !busy_refs.empty()); !s) return s.error();
   }
 
   if (!deleted.empty()) {
@@ -93,16 +110,15 @@ Result<std::vector<std::string>> remove_stale_locks(git::Repository& repo,
     }
     auto lock_ours = is_ours(lock, record, {""});
     if (!lock_ours) return lock_ours.error();
-    if (lock_ours.value() && next_is_ours) {
-      if (next_content.value()) {
-        if (Status s = util::remove_file(next); !s) return s.error();
-        removed.push_back(next);
-      }
-      if (Status s = util::remove_file(lock); !s) return s.error();
-      removed.push_back(lock);
+    std::vector<std::string> paths;
+    if (next_content.value()) paths.push_back(next);
+    paths.push_back(lock);
+    if (Status s = remove_if_ours(paths, lock_ours.value() && next_is_ours, !busy_refs.empty());
+        !s) {
+      return s.error();
     }
   }
-  return removed;
+  return result;
 }
 
 }  // namespace reftx::core

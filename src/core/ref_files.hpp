@@ -2,6 +2,7 @@
 // transaction.
 #pragma once
 
+#include <set>
 #include <string>
 #include <vector>
 
@@ -22,9 +23,15 @@ Status sync_ref_dirs(const git::Repository& repo, const TxRecord& record, bool r
 //  - HEAD.lock when HEAD points to one of its refs (git locks HEAD to log it), empty;
 //  - packed-refs.lock and packed-refs.new when it deletes a ref and packed-refs.new no longer
 //    lists that ref.
+// A lock that matches but could also belong to a live transaction (its ref is in `busy_refs`,
+// or it is HEAD.lock / packed-refs.lock while live transactions exist) is not removed but
+// reported as deferred: the caller must leave the record non-terminal and retry later.
 // REQUIRES: the record's owner is dead and the caller holds the recovery lock.
-// Returns the paths removed.
-Result<std::vector<std::string>> remove_stale_locks(git::Repository& repo,
-                                                    const TxRecord& record);
+struct StaleLocks {
+  std::vector<std::string> removed;
+  std::vector<std::string> deferred;
+};
+Result<StaleLocks> remove_stale_locks(git::Repository& repo, const TxRecord& record,
+                                      const std::set<std::string>& busy_refs);
 
 }  // namespace reftx::core
