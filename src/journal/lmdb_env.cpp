@@ -68,7 +68,9 @@ Result<LmdbEnv> LmdbEnv::open(const std::string& dir, bool read_only, bool durab
     if (rc == EACCES || rc == ENOENT) {
       return util::errno_error("cannot open journal '" + dir + "'", rc);
     }
-    return lmdb_error("mdb_env_open", rc);
+    Error e = lmdb_error("mdb_env_open", rc);
+    e.message = "cannot open journal '" + dir + "': " + mdb_strerror(rc);
+    return e;
   }
   int dead = 0;
   mdb_reader_check(env.env_, &dead);  // free slots of SIGKILLed readers (count may read 0)

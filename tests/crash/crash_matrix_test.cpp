@@ -1,1 +1,322 @@
+// Crash matrix: a real `reftx apply` (or `reftx recover`) SIGKILLs itself at every built-in crash
+// point (REFTX_CRASH_AT); `reftx recover` must then leave every transaction all-or-nothing, with
+// a terminal journal record that agrees with the refs, no lock file, a clean fsck and nothing
+// left for a second recovery.
+#include <signal.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+
 #include <doctest/doctest.h>
+
+#include <string>
+#include <vector>
+
+#include "crash/crash_support.hpp"
+#include "reftx/crash_points.hpp"
+
+namespace reftx::test::crash {
+namespace {
+
+std::vector<std::string> binary_crash_points() {
+  RunResult r = run({reftx_binary(), "crash-points"});
+  REQUIRE_MESSAGE(r.exit_code == 0, describe(r));
+  return split_lines(r.out);
+}
+
+bool starts_with(const std::string& s, const std::string& prefix) { return s.rfind(prefix, 0) == 0; }
+
+// A repository with loose and packed refs, HEAD -> refs/heads/main, and two commits (n1, n2)
+// that are on no branch yet.
+struct Fixture {
+  TempRepo repo{3};
+  std::string c0, c1, c2, n1, n2;
+
+  Fixture() {
+    c0 = repo.commits()[0];
+    c1 = repo.commits()[1];
+    c2 = repo.commits()[2];
+    for (const char* name : {"refs/heads/a", "refs/heads/b", "refs/heads/packed-del",
+                             "refs/heads/other"}) {
+      repo.git({"update-ref", name, c0});
+    }
+    repo.git({"update-ref", "refs/tags/v1", c1});
+    repo.git({"pack-refs", "--all"});
+    repo.git({"update-ref", "refs/heads/b", c1});  // loose, shadowing its packed value
+    n1 = repo.make_commit("n1");
+    n2 = repo.make_commit("n2");
+  }
+
+  // The multi-ref transaction of the matrix: updates with and without old value, a create (in
+  // a new directory), a delete of a packed ref, a verify, and HEAD's branch. `wrong_old` makes
+  // git refuse it at prepare (b is c1, not c0).
+  TxPlan plan(const std::string& message, bool wrong_old) const {
+    TxPlan p = start_plan(repo, message);
+    p.update("refs/heads/main", n1, c2);
+    p.update("refs/heads/a", n2);
+    p.update("refs/heads/b", n1, wrong_old ? c0 : c1);
+    p.create("refs/heads/feature/new", n2);
+    p.remove("refs/heads/packed-del", c0);
+    p.verify("refs/tags/v1", c1);
+    return p;
+  }
+};
+
+// Runs `reftx apply` for the plan with REFTX_CRASH_AT=point and requires that it died of
+// SIGKILL. `group_kill`: the moment it is dead, SIGKILL its whole process group too, which
+// kills its git child if that has not finished or aborted by itself yet (leaving git's lock
+// files behind).
+void crash_apply(const TempRepo& repo, const TxPlan& plan, const std::string& point,
+                 bool group_kill) {
+  RunOptions options;
+  options.input = plan.script();
+  options.env = {{"REFTX_CRASH_AT", point}};
+  options.new_process_group = group_kill;
+  Child child =
+      Child::start({reftx_binary(), "-C", repo.path(), "apply", "-m", plan.message}, options);
+  if (group_kill) {
+    siginfo_t info{};
+    // Wait for death without reaping, so that the group id cannot be reused before the kill.
+    while (::waitid(P_PID, static_cast<id_t>(child.pid()), &info, WEXITED | WNOWAIT) != 0 &&
+           errno == EINTR) {
+    }
+    ::kill(-child.pid(), SIGKILL);
+  }
+  RunResult r = child.wait();
+  REQUIRE_MESSAGE(r.signal == SIGKILL, "apply with REFTX_CRASH_AT=", point, " ", describe(r));
+}
+
+RunResult crash_recover(const TempRepo& repo, const std::string& point) {
+  RunOptions options;
+  options.env = {{"REFTX_CRASH_AT", point}};
+  return repo.reftx({"recover"}, options);
+}
+
+JournalRecord record_of(const TempRepo& repo, const TxPlan& plan) {
+  std::optional<JournalRecord> rec = find_by_message(journal_list(repo), plan.message);
+  REQUIRE_MESSAGE(rec.has_value(), "no journal record for '", plan.message, "'");
+  return *rec;
+}
+
+// The repository is usable again: git can take every lock it needs (pack-refs needs
+// packed-refs.lock) and a new transaction on the same refs commits.
+void check_usable(const Fixture& f) {
+  RunResult pack = f.repo.git_result({"pack-refs", "--all"});
+  CHECK_MESSAGE(pack.exit_code == 0, "pack-refs after recovery: ", pack.err);
+  TxPlan next = start_plan(f.repo, "follow-up");
+  next.update("refs/heads/main", f.c0);
+  next.update("refs/heads/feature/new", f.c0);
+  next.update("refs/heads/packed-del", f.c0);
+  RunOptions options;
+  options.input = next.script();
+  RunResult r = f.repo.reftx({"apply", "-m", next.message}, options);
+  CHECK_MESSAGE(r.exit_code == 0, "apply after recovery: ", describe(r));
+  CHECK(classify(f.repo.refs(), next) == Side::new_values);
+}
+
+// What an apply killed at a point leaves in the journal, and where recovery must take it.
+struct ApplyExpectation {
+  const char* state_before_recovery;
+  Side outcome;
+  bool wrong_old;  // abort.* points are reached only by a transaction git refuses
+};
+
+const std::map<std::string, ApplyExpectation>& apply_expectations() {
+  static const std::map<std::string, ApplyExpectation> table = {
+      {"apply.recorded", {"pending", Side::old_values, false}},
+      {"apply.queued", {"pending", Side::old_values, false}},
+      {"apply.prepared", {"pending", Side::old_values, false}},
+      {"apply.decided", {"committing", Side::new_values, false}},
+      {"apply.commit-sent", {"committing", Side::new_values, false}},
+      {"apply.git-committed", {"committing", Side::new_values, false}},
+      {"apply.synced", {"committing", Side::new_values, false}},
+      {"apply.committed", {"committed", Side::new_values, false}},
+      {"abort.git-refused", {"pending", Side::old_values, true}},
+      {"abort.aborted", {"aborted", Side::old_values, true}},
+  };
+  return table;
+}
+
+// Applies killed before recover.* points are exercised.
+const std::vector<std::string> kInterruptedApplies = {
+    "apply.recorded", "apply.prepared",      "apply.decided",
+    "apply.commit-sent", "apply.git-committed", "abort.git-refused"};
+
+TEST_CASE("crash-points lists the library's crash points, one family per path") {
+  std::vector<std::string> from_binary = binary_crash_points();
+  std::vector<std::string> from_library(crash_point_names().begin(), crash_point_names().end());
+  CHECK(from_binary == from_library);
+  REQUIRE(!from_binary.empty());
+  for (const std::string& point : from_binary) {
+    INFO(point);
+    CHECK((starts_with(point, "apply.") || starts_with(point, "abort.") ||
+           starts_with(point, "recover.")));
+  }
+}
+
+TEST_CASE("every apply.* and abort.* crash point is recovered all-or-nothing") {
+  int covered = 0;
+  for (const std::string& point : binary_crash_points()) {
+    if (starts_with(point, "recover.")) continue;
+    auto it = apply_expectations().find(point);
+    REQUIRE_MESSAGE(it != apply_expectations().end(),
+                    "crash point ", point, " has no expectation in crash_matrix_test.cpp");
+    const ApplyExpectation& expect = it->second;
+    for (bool group_kill : {false, true}) {
+      INFO("crash point ", point, std::string(group_kill ? " + process-group kill" : ""));
+      Fixture f;
+      TxPlan plan = f.plan("matrix " + point, expect.wrong_old);
+      crash_apply(f.repo, plan, point, group_kill);
+
+      JournalRecord before = record_of(f.repo, plan);
+      CHECK(before.state == expect.state_before_recovery);
+
+      recover_and_check(f.repo);  // names the id: rolled-forward/rolled-back per its state
+      Checked after = check_recovered(f.repo, plan);
+      CHECK_MESSAGE(after.side == expect.outcome, "refs are ", to_string(after.side));
+      REQUIRE(after.record.has_value());
+      CHECK(after.record->id == before.id);
+      CHECK(after.record->state ==
+            (expect.outcome == Side::new_values ? "committed" : "aborted"));
+      if (point == "abort.aborted") {  // git's refusal is the recorded reason
+        CHECK_MESSAGE(after.record->reason.find("refs/heads/b") != std::string::npos,
+                      "reason does not name the ref: ", after.record->reason);
+      }
+      check_usable(f);
+      ++covered;
+    }
+  }
+  CHECK(covered == 2 * static_cast<int>(apply_expectations().size()));
+}
+
+TEST_CASE("recovery killed at every recover.* crash point is itself recovered") {
+  int covered = 0;
+  for (const std::string& point : binary_crash_points()) {
+    if (!starts_with(point, "recover.")) continue;
+    for (const std::string& interrupted : kInterruptedApplies) {
+      const ApplyExpectation& expect = apply_expectations().at(interrupted);
+      for (bool group_kill : {false, true}) {
+        INFO("apply killed at ", interrupted, std::string(group_kill ? " (+ group)" : ""),
+             ", recover at ", point);
+        Fixture f;
+        TxPlan plan = f.plan("matrix " + interrupted + " / " + point, expect.wrong_old);
+        crash_apply(f.repo, plan, interrupted, group_kill);
+        JournalRecord before = record_of(f.repo, plan);
+        CHECK(before.state == expect.state_before_recovery);
+
+        RunResult killed = crash_recover(f.repo, point);
+        REQUIRE_MESSAGE(killed.signal == SIGKILL, "recover with REFTX_CRASH_AT=", point, " ",
+                        describe(killed));
+
+        // The record may be terminal already (recover.recorded); recover names it only if not.
+        recover_and_check(f.repo);
+        Checked after = check_recovered(f.repo, plan);
+        CHECK_MESSAGE(after.side == expect.outcome, "refs are ", to_string(after.side));
+        REQUIRE(after.record.has_value());
+        CHECK(after.record->state ==
+              (expect.outcome == Side::new_values ? "committed" : "aborted"));
+        check_usable(f);
+        ++covered;
+      }
+    }
+  }
+  CHECK(covered == 4 * 2 * static_cast<int>(kInterruptedApplies.size()));
+}
+
+TEST_CASE("a committed transaction is never lost by a later crash and recovery") {
+  for (const std::string& point : binary_crash_points()) {
+    INFO("later transaction killed at ", point);
+    Fixture f;
+    // Transaction 1 commits: exit 0 and its id printed.
+    TxPlan first = start_plan(f.repo, "committed first");
+    first.update("refs/heads/main", f.n1, f.c2);
+    first.update("refs/heads/a", f.n1);
+    first.create("refs/heads/first/only", f.n1);
+    first.remove("refs/heads/other", f.c0);
+    RunOptions options;
+    options.input = first.script();
+    RunResult ok = f.repo.reftx({"apply", "-m", first.message}, options);
+    REQUIRE_MESSAGE(ok.exit_code == 0, describe(ok));
+    std::optional<std::uint64_t> first_id = printed_id(ok);
+    REQUIRE(first_id.has_value());
+    REQUIRE(classify(f.repo.refs(), first) == Side::new_values);
+
+    // Transaction 2 overlaps it (main, a) and is killed.
+    const bool recover_point = starts_with(point, "recover.");
+    const std::string apply_point = recover_point ? "apply.commit-sent" : point;
+    const ApplyExpectation& expect = apply_expectations().at(apply_point);
+    TxPlan second = start_plan(f.repo, "second " + point);
+    second.update("refs/heads/main", f.n2, f.n1);
+    second.update("refs/heads/a", f.n2, expect.wrong_old ? f.c0 : f.n1);
+    second.remove("refs/heads/packed-del");
+    second.create("refs/heads/second/only", f.n2);
+    crash_apply(f.repo, second, apply_point, /*group_kill=*/true);
+    if (recover_point) {
+      RunResult killed = crash_recover(f.repo, point);
+      REQUIRE_MESSAGE(killed.signal == SIGKILL, describe(killed));
+    }
+    recover_and_check(f.repo);
+    Checked after = check_recovered(f.repo, second);  // its "before" is the state after `first`
+    CHECK(after.side == expect.outcome);
+
+    JournalRecord kept = journal_show(f.repo, *first_id);
+    CHECK_MESSAGE(kept.state == "committed", kept.raw);
+    CHECK(f.repo.ref("refs/heads/first/only") == f.n1);
+    CHECK(!f.repo.ref("refs/heads/other").has_value());
+    CHECK(f.repo.ref("refs/heads/main") == (after.side == Side::new_values ? f.n2 : f.n1));
+  }
+}
+
+TEST_CASE("recovery does not clobber a ref changed by an outside writer after the crash") {
+  struct Case {
+    const char* point;
+    const char* state_before;
+  };
+  for (Case c : {Case{"apply.prepared", "pending"}, Case{"apply.decided", "committing"},
+                 Case{"apply.git-committed", "committing"}}) {
+    INFO("apply killed at ", std::string(c.point));
+    Fixture f;
+    TxPlan plan = f.plan(std::string("outside writer ") + c.point, false);
+    crash_apply(f.repo, plan, c.point, /*group_kill=*/false);
+    wait_for_dead_owners(f.repo);
+    JournalRecord before = record_of(f.repo, plan);
+    REQUIRE(before.state == c.state_before);
+
+    // Someone outside reftx moves refs/heads/a to a value that is neither its old nor its new.
+    const std::string outside = f.c1;
+    f.repo.git({"update-ref", "refs/heads/a", outside});
+
+    RunResult r = f.repo.reftx({"recover"});
+    CHECK_MESSAGE(r.exit_code == 0, describe(r));
+    CHECK(f.repo.ref("refs/heads/a") == outside);  // not clobbered
+    JournalRecord rec = journal_show(f.repo, before.id);
+    CHECK_MESSAGE(is_terminal_state(rec.state), rec.raw);
+    check_no_locks(f.repo);
+    check_fsck(f.repo);
+    check_second_recover_is_noop(f.repo);
+    CHECK(f.repo.ref("refs/heads/a") == outside);
+
+    if (std::string(c.state_before) == "pending") {
+      // Never decided: rolled back, which needs no write; nothing to conflict with.
+      CHECK(r.out == "rolled-back " + std::to_string(before.id) + "\n");
+      CHECK(rec.state == "aborted");
+      TxPlan expected = plan;
+      expected.after = plan.before;
+      expected.after["refs/heads/a"] = outside;
+      CHECK(f.repo.refs() == expected.after);
+      continue;
+    }
+    // Decided: every other ref rolled forward; a is reported, left alone and journaled.
+    const std::string prefix = "conflict " + std::to_string(before.id) + ": refs/heads/a: ";
+    CHECK_MESSAGE(starts_with(r.out, prefix), "recover printed: ", r.out);
+    CHECK(split_lines(r.out).size() == 1);
+    CHECK(rec.state == "committed");
+    REQUIRE(rec.conflicts.size() == 1);
+    CHECK(starts_with(rec.conflicts[0], "refs/heads/a: "));
+    RefMap expected = plan.after;
+    expected["refs/heads/a"] = outside;
+    CHECK_MESSAGE(f.repo.refs() == expected, describe_diff(f.repo.refs(), plan));
+  }
+}
+
+}  // namespace
+}  // namespace reftx::test::crash

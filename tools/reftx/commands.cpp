@@ -1,4 +1,5 @@
 #include <boost/program_options.hpp>
+#include <charconv>
 #include <cstdio>
 #include <iostream>
 #include <iterator>
@@ -73,8 +74,18 @@ int cmd_apply(const Globals& globals, const std::vector<std::string>& args) {
       "null,z", "commands on stdin are NUL-separated, as in git update-ref -z");
   po::positional_options_description pos;
   po::variables_map vm;
+  // The word after -m is the message even when it looks like an option ("-z", "-m"), as in git.
+  std::vector<std::string> argv;
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    if ((args[i] == "-m" || args[i] == "--message") && i + 1 < args.size() &&
+        !args[i + 1].empty()) {  // boost rejects "--message=" but takes "-m" ""
+      argv.push_back("--message=" + args[++i]);
+    } else {
+      argv.push_back(args[i]);
+    }
+  }
   int code = kOk;
-  if (!parse("apply", args, options, pos, vm, code)) return code;
+  if (!parse("apply", argv, options, pos, vm, code)) return code;
 
   const std::string script = read_stdin();
   auto changes = parse_script(script, vm.count("null") > 0);
@@ -150,17 +161,21 @@ int cmd_journal(const Globals& globals, const std::vector<std::string>& args) {
     return kUsage;
   }
   std::uint64_t id = 0;
+  std::string id_text;
+  bool id_too_large = false;  // numeric, but beyond any id: "no such transaction", not usage
   if (action == "show") {
     if (!vm.count("id")) {
       std::cerr << "reftx journal show: missing transaction id\n";
       return kUsage;
     }
-    const std::string text = vm["id"].as<std::string>();
-    if (text.empty() || text.size() > 19 || text.find_first_not_of("0123456789") != std::string::npos) {
-      std::cerr << "reftx journal show: bad transaction id '" << text << "'\n";
+    id_text = vm["id"].as<std::string>();
+    if (id_text.empty() || id_text.find_first_not_of("0123456789") != std::string::npos) {
+      std::cerr << "reftx journal show: bad transaction id '" << id_text << "'\n";
       return kUsage;
     }
-    id = std::stoull(text);
+    auto [end, ec] = std::from_chars(id_text.data(), id_text.data() + id_text.size(), id);
+    (void)end;
+    id_too_large = ec == std::errc::result_out_of_range;
   } else if (vm.count("id")) {
     std::cerr << "reftx journal list: unexpected argument '" << vm["id"].as<std::string>()
               << "'\n";
@@ -172,10 +187,12 @@ int cmd_journal(const Globals& globals, const std::vector<std::string>& args) {
   if (!store) {
     if (store.error().kind != ErrorKind::not_found) return report(store.error());
     if (action == "list") return kOk;
-    return report(Error{ErrorKind::not_found, "no transaction " + std::to_string(id) +
-                                                  " in journal"});
+    return report(Error{ErrorKind::not_found, "no transaction " + id_text + " in journal"});
   }
   if (action == "show") {
+    if (id_too_large) {
+      return report(Error{ErrorKind::not_found, "no transaction " + id_text + " in journal"});
+    }
     auto rec = store.value().get(id);
     if (!rec) return report(rec.error());
     std::cout << (json ? record_json(rec.value()) + "\n" : record_details(rec.value()));
