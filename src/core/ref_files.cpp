@@ -37,6 +37,30 @@ Result<bool> is_ours(const std::string& path, const TxRecord& record,
 
 }  // namespace
 
+std::set<std::string> plan_commit_sync(const git::Repository& repo, const TxRecord& record) {
+  std::set<std::string> dirs;
+  const std::string refs_root = repo.common_dir() + "/refs";
+  for (const RefRecord& ref : record.refs) {
+    if (ref.op == RefOp::verify) continue;
+    if (ref.new_oid == kZeroOid) dirs.insert(repo.common_dir());
+    std::string dir = util::parent_dir(repo.common_dir() + "/" + ref.name);
+    dirs.insert(dir);
+    // Directories git creates for this ref: their creation lives in their parent.
+    while (dir.size() > refs_root.size() && !util::mtime_ns(dir)) {
+      dir = util::parent_dir(dir);
+      dirs.insert(dir);
+    }
+  }
+  return dirs;
+}
+
+Status fsync_dirs(const std::set<std::string>& dirs) {
+  for (const std::string& dir : dirs) {
+    if (Status s = util::fsync_dir(dir); !s) return s;
+  }
+  return {};
+}
+
 Status sync_ref_dirs(const git::Repository& repo, const TxRecord& record, bool rolled_back) {
   std::set<std::string> dirs;
   const std::string refs_root = repo.common_dir() + "/refs";
@@ -46,10 +70,7 @@ Status sync_ref_dirs(const git::Repository& repo, const TxRecord& record, bool r
     std::string dir = util::parent_dir(repo.common_dir() + "/" + ref.name);
     while (dir.size() >= refs_root.size() && dirs.insert(dir).second) dir = util::parent_dir(dir);
   }
-  for (const std::string& dir : dirs) {
-    if (Status s = util::fsync_dir(dir); !s) return s;
-  }
-  return {};
+  return fsync_dirs(dirs);
 }
 
 Result<StaleLocks> remove_stale_locks(git::Repository& repo, const TxRecord& record,

@@ -17,6 +17,13 @@ namespace reftx::core {
 // `rolled_back`: the refs were moved back to their old values instead of forward.
 Status sync_ref_dirs(const git::Repository& repo, const TxRecord& record, bool rolled_back);
 
+// The directories to fsync after git commits `record` (forward), computed BEFORE prepare: each
+// changed ref's directory (the rename or unlink happened there), the parent of every directory
+// git will have to create, and the common dir when a ref is deleted (packed-refs rewrite).
+// Cheaper than sync_ref_dirs, which cannot know which directories were new.
+std::set<std::string> plan_commit_sync(const git::Repository& repo, const TxRecord& record);
+Status fsync_dirs(const std::set<std::string>& dirs);
+
 // Removes the lock files that a dead transaction's git left behind, and nothing else:
 //  - <ref>.lock of the transaction's refs, created after the record, holding its new or old
 //    value, or empty (delete / verify);

@@ -109,6 +109,7 @@ Result<std::uint64_t> Transaction::commit() {
     store.git = std::move(spawned).value();
   }
   git::UpdateRefProcess& git = *store.git;
+  const auto dirs_to_sync = core::plan_commit_sync(store.repo, rec);  // before git creates any
   std::string script = "start\n";
   for (const RefChange& c : changes_) script += core::update_ref_line(c);
   Status s = git.send(script);
@@ -153,7 +154,7 @@ Result<std::uint64_t> Transaction::commit() {
   }
   core::crash_point("apply.git-committed");
   if (store.options.durable) {
-    if (Status d = core::sync_ref_dirs(store.repo, rec, false); !d) return d.error();
+    if (Status d = core::fsync_dirs(dirs_to_sync); !d) return d.error();
   }
   core::crash_point("apply.synced");
   rec.state = TxState::committed;
