@@ -218,7 +218,6 @@ TEST_CASE("usage errors exit 2 with a message on stderr and change nothing") {
       {{"apply", "-x"}, script},                 // unknown short option
       {{"apply", "extra"}, script},              // too many arguments
       {{"apply", "-m"}, script},                 // -m without its value
-      {{"apply", "-m", "a", "-m", "b"}, script}, // -m twice
       {{"recover", "extra"}, ""},
       {{"recover", "--frobnicate"}, ""},
       {{"journal"}, ""},
