@@ -85,31 +85,33 @@ Result<TxRecord> Journal::get(std::uint64_t id) const {
   return std::move(*found);
 }
 
-Result<std::vector<TxRecord>> Journal::list() const {
-  std::vector<TxRecord> out;
-  Status s = env_.read([&](MDB_txn* txn) -> Status {
+// Calls fn(id, value) for every entry of `dbi` in key order, in one read snapshot.
+Status Journal::scan(MDB_dbi dbi,
+                     const std::function<Status(std::uint64_t, std::string_view)>& fn) const {
+  return env_.read([&](MDB_txn* txn) -> Status {
     MDB_cursor* cursor = nullptr;
-    int rc = mdb_cursor_open(txn, env_.records(), &cursor);
+    int rc = mdb_cursor_open(txn, dbi, &cursor);
     if (rc != 0) return lmdb_error("mdb_cursor_open", rc);
     MDB_val k{}, v{};
     Status result;
-    for (rc = mdb_cursor_get(cursor, &k, &v, MDB_FIRST); rc == 0;
+    for (rc = mdb_cursor_get(cursor, &k, &v, MDB_FIRST); rc == 0 && result.ok();
          rc = mdb_cursor_get(cursor, &k, &v, MDB_NEXT)) {
       auto id = decode_key(as_view(k));
-      if (!id) {
-        result = id.error();
-        break;
-      }
-      auto rec = decode_record(id.value(), as_view(v));
-      if (!rec) {
-        result = rec.error();
-        break;
-      }
-      out.push_back(std::move(rec).value());
+      result = id ? fn(id.value(), as_view(v)) : Status(id.error());
     }
     mdb_cursor_close(cursor);
     if (result.ok() && rc != MDB_NOTFOUND) return lmdb_error("mdb_cursor_get", rc);
     return result;
+  });
+}
+
+Result<std::vector<TxRecord>> Journal::list() const {
+  std::vector<TxRecord> out;
+  Status s = scan(env_.records(), [&](std::uint64_t id, std::string_view value) -> Status {
+    auto rec = decode_record(id, value);
+    if (!rec) return rec.error();
+    out.push_back(std::move(rec).value());
+    return {};
   });
   if (!s) return s.error();
   return out;
@@ -117,24 +119,9 @@ Result<std::vector<TxRecord>> Journal::list() const {
 
 Result<std::vector<std::uint64_t>> Journal::inflight() const {
   std::vector<std::uint64_t> out;
-  Status s = env_.read([&](MDB_txn* txn) -> Status {
-    MDB_cursor* cursor = nullptr;
-    int rc = mdb_cursor_open(txn, env_.inflight(), &cursor);
-    if (rc != 0) return lmdb_error("mdb_cursor_open", rc);
-    MDB_val k{}, v{};
-    Status result;
-    for (rc = mdb_cursor_get(cursor, &k, &v, MDB_FIRST); rc == 0;
-         rc = mdb_cursor_get(cursor, &k, &v, MDB_NEXT)) {
-      auto id = decode_key(as_view(k));
-      if (!id) {
-        result = id.error();
-        break;
-      }
-      out.push_back(id.value());
-    }
-    mdb_cursor_close(cursor);
-    if (result.ok() && rc != MDB_NOTFOUND) return lmdb_error("mdb_cursor_get", rc);
-    return result;
+  Status s = scan(env_.inflight(), [&](std::uint64_t id, std::string_view) -> Status {
+    out.push_back(id);
+    return {};
   });
   if (!s) return s.error();
   return out;

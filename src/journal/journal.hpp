@@ -8,7 +8,9 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "journal/lmdb_env.hpp"
@@ -35,6 +37,8 @@ class Journal {
   std::size_t map_size() const { return env_.map_size(); }
 
  private:
+  Status scan(MDB_dbi dbi,
+              const std::function<Status(std::uint64_t, std::string_view)>& fn) const;
   LmdbEnv env_;
 };
 

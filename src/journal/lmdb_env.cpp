@@ -48,7 +48,9 @@ void LmdbEnv::close() {
 Result<LmdbEnv> LmdbEnv::open(const std::string& dir, bool read_only, bool durable,
                               std::size_t initial_map_size) {
   struct stat st {};
-  if (read_only && ::stat((dir + "/data.mdb").c_str(), &st) != 0) {
+  // An empty data.mdb is a journal whose creator was killed before LMDB wrote its meta pages:
+  // nothing was ever recorded. (A read-only mdb_env_open would try to initialize it: EBADF.)
+  if (read_only && (::stat((dir + "/data.mdb").c_str(), &st) != 0 || st.st_size == 0)) {
     return Error{ErrorKind::not_found, "no journal at '" + dir + "'"};
   }
   if (!read_only) {
