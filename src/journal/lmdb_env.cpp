@@ -3,6 +3,10 @@
 #include <sys/stat.h>
 
 #include <cerrno>
+#include <cstdlib>
+#include <map>
+#include <mutex>
+#include <shared_mutex>
 #include <utility>
 
 #include "util/fs.hpp"
@@ -21,29 +25,65 @@ Error lmdb_error(const char* call, int rc) {
   return Error{kind, std::string("journal: ") + call + " failed: " + mdb_strerror(rc)};
 }
 
-LmdbEnv::LmdbEnv(LmdbEnv&& other) noexcept
-    : env_(std::exchange(other.env_, nullptr)),
-      records_(other.records_),
-      inflight_(other.inflight_),
-      durable_(other.durable_) {}
-
-LmdbEnv& LmdbEnv::operator=(LmdbEnv&& other) noexcept {
-  if (this != &other) {
-    close();
-    env_ = std::exchange(other.env_, nullptr);
-    records_ = other.records_;
-    inflight_ = other.inflight_;
-    durable_ = other.durable_;
+struct LmdbEnv::Shared {
+  MDB_env* env = nullptr;
+  MDB_dbi records = 0;
+  MDB_dbi inflight = 0;
+  bool read_only = false;
+  // Exclusive for writes (which may resize the map), shared for reads.
+  mutable std::shared_mutex mutex;
+  ~Shared() {
+    if (env != nullptr) mdb_env_close(env);
   }
-  return *this;
+};
+
+namespace {
+
+std::mutex g_registry_mutex;
+std::map<std::string, std::weak_ptr<LmdbEnv::Shared>> g_registry;  // by real path
+
+Result<std::shared_ptr<LmdbEnv::Shared>> open_shared(const std::string& dir, bool read_only,
+                                                     std::size_t initial_map_size) {
+  auto shared = std::make_shared<LmdbEnv::Shared>();
+  shared->read_only = read_only;
+  int rc = mdb_env_create(&shared->env);
+  if (rc != 0) return lmdb_error("mdb_env_create", rc);
+  mdb_env_set_maxdbs(shared->env, 4);
+  mdb_env_set_mapsize(shared->env, initial_map_size);
+  unsigned flags = MDB_NOTLS | (read_only ? MDB_RDONLY : 0);
+  rc = mdb_env_open(shared->env, dir.c_str(), flags, 0666);
+  if (rc != 0) {
+    if (rc == EACCES || rc == ENOENT) {
+      return util::errno_error("cannot open journal '" + dir + "'", rc);
+    }
+    Error e = lmdb_error("mdb_env_open", rc);
+    e.message = "cannot open journal '" + dir + "': " + mdb_strerror(rc);
+    return e;
+  }
+  int dead = 0;
+  mdb_reader_check(shared->env, &dead);  // free slots of SIGKILLed readers (count may read 0)
+
+  MDB_txn* txn = nullptr;
+  rc = mdb_txn_begin(shared->env, nullptr, read_only ? MDB_RDONLY : 0, &txn);
+  if (rc == MDB_MAP_RESIZED) {
+    mdb_env_set_mapsize(shared->env, 0);
+    rc = mdb_txn_begin(shared->env, nullptr, read_only ? MDB_RDONLY : 0, &txn);
+  }
+  if (rc != 0) return lmdb_error("mdb_txn_begin", rc);
+  unsigned dbi_flags = read_only ? 0 : MDB_CREATE;
+  rc = mdb_dbi_open(txn, "records", dbi_flags, &shared->records);
+  if (rc == 0) rc = mdb_dbi_open(txn, "inflight", dbi_flags, &shared->inflight);
+  if (rc != 0) {
+    mdb_txn_abort(txn);
+    if (rc == MDB_NOTFOUND) return Error{ErrorKind::not_found, "no journal at '" + dir + "'"};
+    return lmdb_error("mdb_dbi_open", rc);
+  }
+  rc = mdb_txn_commit(txn);
+  if (rc != 0) return lmdb_error("mdb_txn_commit", rc);
+  return shared;
 }
 
-LmdbEnv::~LmdbEnv() { close(); }
-
-void LmdbEnv::close() {
-  if (env_ != nullptr) mdb_env_close(env_);
-  env_ = nullptr;
-}
+}  // namespace
 
 Result<LmdbEnv> LmdbEnv::open(const std::string& dir, bool read_only, bool durable,
                               std::size_t initial_map_size) {
@@ -56,54 +96,43 @@ Result<LmdbEnv> LmdbEnv::open(const std::string& dir, bool read_only, bool durab
   if (!read_only) {
     if (Status s = util::make_dirs(dir); !s) return s.error();
   }
+  char* real = ::realpath(dir.c_str(), nullptr);
+  if (real == nullptr) return util::errno_error("cannot resolve journal '" + dir + "'", errno);
+  const std::string key = real;
+  ::free(real);
+
   LmdbEnv env;
   env.durable_ = durable;
-  int rc = mdb_env_create(&env.env_);
-  if (rc != 0) return lmdb_error("mdb_env_create", rc);
-  mdb_env_set_maxdbs(env.env_, 4);
-  mdb_env_set_mapsize(env.env_, initial_map_size);
-  unsigned flags = MDB_NOTLS;
-  if (read_only) flags |= MDB_RDONLY;
-  if (!durable) flags |= MDB_NOSYNC;
-  rc = mdb_env_open(env.env_, dir.c_str(), flags, 0666);
-  if (rc != 0) {
-    if (rc == EACCES || rc == ENOENT) {
-      return util::errno_error("cannot open journal '" + dir + "'", rc);
+  std::lock_guard<std::mutex> guard(g_registry_mutex);
+  if (auto existing = g_registry[key].lock()) {
+    if (existing->read_only && !read_only) {
+      return Error{ErrorKind::environment,
+                   "journal '" + dir + "' is already open read-only in this process"};
     }
-    Error e = lmdb_error("mdb_env_open", rc);
-    e.message = "cannot open journal '" + dir + "': " + mdb_strerror(rc);
-    return e;
+    env.shared_ = std::move(existing);
+    return env;
   }
-  int dead = 0;
-  mdb_reader_check(env.env_, &dead);  // free slots of SIGKILLed readers (count may read 0)
-
-  MDB_txn* txn = nullptr;
-  rc = mdb_txn_begin(env.env_, nullptr, read_only ? MDB_RDONLY : 0, &txn);
-  if (rc == MDB_MAP_RESIZED) {
-    mdb_env_set_mapsize(env.env_, 0);
-    rc = mdb_txn_begin(env.env_, nullptr, read_only ? MDB_RDONLY : 0, &txn);
-  }
-  if (rc != 0) return lmdb_error("mdb_txn_begin", rc);
-  unsigned dbi_flags = read_only ? 0 : MDB_CREATE;
-  rc = mdb_dbi_open(txn, "records", dbi_flags, &env.records_);
-  if (rc == 0) rc = mdb_dbi_open(txn, "inflight", dbi_flags, &env.inflight_);
-  if (rc != 0) {
-    mdb_txn_abort(txn);
-    if (rc == MDB_NOTFOUND) return Error{ErrorKind::not_found, "no journal at '" + dir + "'"};
-    return lmdb_error("mdb_dbi_open", rc);
-  }
-  rc = mdb_txn_commit(txn);
-  if (rc != 0) return lmdb_error("mdb_txn_commit", rc);
+  auto shared = open_shared(dir, read_only, initial_map_size);
+  if (!shared) return shared.error();
+  env.shared_ = std::move(shared).value();
+  g_registry[key] = env.shared_;
   return env;
 }
 
+MDB_dbi LmdbEnv::records() const { return shared_->records; }
+MDB_dbi LmdbEnv::inflight() const { return shared_->inflight; }
+
 Status LmdbEnv::write(const std::function<Status(MDB_txn*)>& fn, Commit commit) {
-  const bool lazy = commit == Commit::lazy && durable_;
+  std::unique_lock<std::shared_mutex> exclusive(shared_->mutex);
+  MDB_env* env = shared_->env;
+  // Per-commit sync mode; the flags are process-local and restored before the lock is released.
+  const unsigned sync_flags =
+      !durable_ ? MDB_NOSYNC : (commit == Commit::lazy ? MDB_NOMETASYNC : 0);
   for (int attempt = 0; attempt <= kMaxGrowths; ++attempt) {
     MDB_txn* txn = nullptr;
-    int rc = mdb_txn_begin(env_, nullptr, 0, &txn);
+    int rc = mdb_txn_begin(env, nullptr, 0, &txn);
     if (rc == MDB_MAP_RESIZED) {
-      mdb_env_set_mapsize(env_, 0);
+      mdb_env_set_mapsize(env, 0);
       continue;
     }
     if (rc != 0) return lmdb_error("mdb_txn_begin", rc);
@@ -113,15 +142,15 @@ Status LmdbEnv::write(const std::function<Status(MDB_txn*)>& fn, Commit commit) 
       if (s.error().message.find("MDB_MAP_FULL") == std::string::npos) return s;
       rc = MDB_MAP_FULL;
     } else {
-      if (lazy) mdb_env_set_flags(env_, MDB_NOMETASYNC, 1);
+      if (sync_flags) mdb_env_set_flags(env, sync_flags, 1);
       rc = mdb_txn_commit(txn);
-      if (lazy) mdb_env_set_flags(env_, MDB_NOMETASYNC, 0);
+      if (sync_flags) mdb_env_set_flags(env, sync_flags, 0);
       if (rc == 0) return {};
     }
     if (rc != MDB_MAP_FULL) return lmdb_error("mdb_txn_commit", rc);
     MDB_envinfo info{};
-    mdb_env_info(env_, &info);
-    rc = mdb_env_set_mapsize(env_, info.me_mapsize * 2);  // no txn of ours is open here
+    mdb_env_info(env, &info);
+    rc = mdb_env_set_mapsize(env, info.me_mapsize * 2);  // no txn of this process is open
     if (rc != 0) return lmdb_error("mdb_env_set_mapsize", rc);
   }
   return Error{ErrorKind::environment, "journal: map cannot grow any further"};
@@ -129,16 +158,24 @@ Status LmdbEnv::write(const std::function<Status(MDB_txn*)>& fn, Commit commit) 
 
 std::size_t LmdbEnv::map_size() const {
   MDB_envinfo info{};
-  mdb_env_info(env_, &info);
+  mdb_env_info(shared_->env, &info);
   return info.me_mapsize;
 }
 
 Status LmdbEnv::read(const std::function<Status(MDB_txn*)>& fn) const {
+  std::shared_lock<std::shared_mutex> shared(shared_->mutex);
   MDB_txn* txn = nullptr;
-  int rc = mdb_txn_begin(env_, nullptr, MDB_RDONLY, &txn);
+  int rc = mdb_txn_begin(shared_->env, nullptr, MDB_RDONLY, &txn);
   if (rc == MDB_MAP_RESIZED) {
-    mdb_env_set_mapsize(env_, 0);
-    rc = mdb_txn_begin(env_, nullptr, MDB_RDONLY, &txn);
+    // Adopting another process's growth needs no transaction of ours open: retry exclusively.
+    shared.unlock();
+    std::unique_lock<std::shared_mutex> exclusive(shared_->mutex);
+    mdb_env_set_mapsize(shared_->env, 0);
+    rc = mdb_txn_begin(shared_->env, nullptr, MDB_RDONLY, &txn);
+    if (rc != 0) return lmdb_error("mdb_txn_begin", rc);
+    Status s = fn(txn);
+    mdb_txn_abort(txn);
+    return s;
   }
   if (rc != 0) return lmdb_error("mdb_txn_begin", rc);
   Status s = fn(txn);

@@ -4,12 +4,18 @@
 // unless the env was opened non-durable (MDB_NOSYNC), or the caller asks for a lazy commit
 // (MDB_NOMETASYNC: data synced, meta page flushed by the next synced commit; a power loss may
 // undo that one commit, never corrupt the database).
-// Thread-safety: not thread-safe; the owning Store serializes calls. Never use across fork().
+// One MDB_env per journal directory per process: LMDB forbids opening an environment twice in
+// one process (closing the second would drop the first one's fcntl locks), so every LmdbEnv on
+// the same directory shares one handle, closed with the last of them.
+// Thread-safety: safe to use from several threads; writes are exclusive within the process
+// (a write may grow the map, which requires no other transaction of this process to be open).
+// Never use across fork().
 #pragma once
 
 #include <lmdb.h>
 
 #include <functional>
+#include <memory>
 #include <string>
 
 #include "reftx/error.hpp"
@@ -24,13 +30,13 @@ class LmdbEnv {
  public:
   enum class Commit { durable, lazy };
 
+  struct Shared;  // the process-wide handle of one directory
+
   LmdbEnv() = default;
-  LmdbEnv(LmdbEnv&& other) noexcept;
-  LmdbEnv& operator=(LmdbEnv&& other) noexcept;
-  ~LmdbEnv();
 
   // Opens (creating unless read_only) the environment in `dir` with its named databases.
   // Clears reader slots of dead processes. read_only on a missing journal -> not_found.
+  // A directory already open read-only in this process cannot be opened read-write.
   // `initial_map_size` is a starting point only: the map grows on demand.
   static constexpr std::size_t kDefaultMapSize = std::size_t{256} << 20;  // sparse on disk
   static Result<LmdbEnv> open(const std::string& dir, bool read_only, bool durable,
@@ -42,15 +48,12 @@ class LmdbEnv {
   // Runs fn in a read-only snapshot.
   Status read(const std::function<Status(MDB_txn*)>& fn) const;
 
-  MDB_dbi records() const { return records_; }   // id (u64 big-endian) -> encoded record
-  MDB_dbi inflight() const { return inflight_; }  // id -> empty: non-terminal records only
+  MDB_dbi records() const;   // id (u64 big-endian) -> encoded record
+  MDB_dbi inflight() const;  // id -> empty: non-terminal records only
   std::size_t map_size() const;
 
  private:
-  void close();
-  MDB_env* env_ = nullptr;
-  MDB_dbi records_ = 0;
-  MDB_dbi inflight_ = 0;
+  std::shared_ptr<Shared> shared_;
   bool durable_ = true;
 };
 

@@ -128,3 +128,22 @@ TEST_CASE("a record that does not decode is reported as corrupt, naming its id")
   REQUIRE_FALSE(one.ok());
   CHECK(one.error().kind == ErrorKind::corrupt_journal);
 }
+
+TEST_CASE("two journals on one directory in one process share one LMDB environment") {
+  test::TempDir dir;
+  auto first = journal::Journal::open(dir.path(), false, true);
+  REQUIRE(first.ok());
+  {
+    auto second = journal::Journal::open(dir.path() + "/", false, false);  // same dir, spelled
+    REQUIRE(second.ok());                                                    // differently
+    TxRecord r = record("from second");
+    REQUIRE(second.value().insert(r).ok());
+    CHECK(r.id == 1);
+  }  // closing the second must not disturb the first
+  TxRecord r = record("from first");
+  REQUIRE(first.value().insert(r).ok());
+  CHECK(r.id == 2);
+  auto ro = journal::Journal::open(dir.path(), true, true);  // shares the read-write handle
+  REQUIRE(ro.ok());
+  CHECK(ro.value().list().value().size() == 2);
+}
