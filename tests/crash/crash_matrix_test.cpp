@@ -318,5 +318,84 @@ TEST_CASE("recovery does not clobber a ref changed by an outside writer after th
   }
 }
 
+// git's `prepare: ok` does not guarantee its `commit` (FACTS.md): a lock on a ref that does not
+// exist yet does not stop another writer from creating a ref below it. Then git's commit fails
+// after applying the refs before it, and reftx must undo those (rolling_back). This stops the
+// apply (SIGSTOP) once git holds every lock, lets an outside writer create refs/heads/n1/sub,
+// and resumes it: with no crash, killed where the rolling_back record is durable
+// (abort.git-refused), or killed after the aborted record (abort.aborted).
+TEST_CASE("a commit that git fails after prepare is undone, also when killed while undoing") {
+  int window_hit = 0;
+  for (const char* crash : {"", "abort.git-refused", "abort.aborted"}) {
+    for (int attempt = 0; attempt < 10; ++attempt) {
+      INFO("crash at '", std::string(crash), "', attempt ", attempt);
+      Fixture f;
+      TxPlan plan = start_plan(f.repo, std::string("failing commit ") + crash);
+      plan.update("refs/heads/a", f.n2, f.c0);  // applied by git before it fails on n1
+      plan.create("refs/heads/n1", f.n1);
+      plan.update("refs/heads/main", f.n1, f.c2);
+      RunOptions options;
+      options.input = plan.script();
+      if (*crash != '\0') options.env = {{"REFTX_CRASH_AT", crash}};
+      Child child =
+          Child::start({reftx_binary(), "-C", f.repo.path(), "apply", "-m", plan.message},
+                       options);
+      // Wait for git to hold all three locks, then freeze reftx before it sends `commit`.
+      const std::string dir = f.repo.git_dir() + "/";
+      for (;;) {
+        siginfo_t info{};
+        info.si_pid = 0;
+        if (::waitid(P_PID, static_cast<id_t>(child.pid()), &info,
+                     WEXITED | WNOHANG | WNOWAIT) == 0 && info.si_pid == child.pid()) {
+          break;
+        }
+        if (::access((dir + "refs/heads/a.lock").c_str(), F_OK) == 0 &&
+            ::access((dir + "refs/heads/n1.lock").c_str(), F_OK) == 0 &&
+            ::access((dir + "refs/heads/main.lock").c_str(), F_OK) == 0) {
+          break;
+        }
+        ::usleep(50);
+      }
+      ::kill(child.pid(), SIGSTOP);
+      RunResult outside = f.repo.git_result({"update-ref", "refs/heads/n1/sub", f.c1});
+      ::kill(child.pid(), SIGCONT);
+      RunResult r = child.wait();
+
+      // The outside ref is not part of the transaction: both allowed states include it.
+      TxPlan expected = plan;
+      if (outside.exit_code == 0) {
+        expected.before["refs/heads/n1/sub"] = f.c1;
+        expected.after["refs/heads/n1/sub"] = f.c1;
+      }
+      if (*crash != '\0' && r.signal == SIGKILL) {
+        recover_and_check(f.repo);
+      } else {
+        CHECK_MESSAGE((r.exit_code == 0 || r.exit_code == 1), describe(r));
+      }
+      Checked after = check_recovered(f.repo, expected, printed_id(r));
+      if (outside.exit_code != 0) {
+        // git committed before the outside writer came: the window was missed.
+        CHECK(after.side == Side::new_values);
+        continue;
+      }
+      // refs/heads/n1 can never be created now: the transaction must be undone completely.
+      ++window_hit;
+      CHECK(after.side == Side::old_values);
+      REQUIRE(after.record.has_value());
+      CHECK(after.record->state == "aborted");
+      CHECK_MESSAGE(after.record->reason.find("refs/heads/n1") != std::string::npos,
+                    after.record->reason);
+      if (*crash == '\0') {
+        CHECK_MESSAGE(r.exit_code == 1, describe(r));
+      } else {
+        CHECK_MESSAGE(r.signal == SIGKILL, describe(r));
+      }
+      break;
+    }
+  }
+  // Not an assertion on timing: only a note when no attempt reached the window.
+  if (window_hit < 3) MESSAGE("the post-prepare failure window was hit ", window_hit, "/3 times");
+}
+
 }  // namespace
 }  // namespace reftx::test::crash
