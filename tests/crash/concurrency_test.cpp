@@ -11,6 +11,8 @@
 #include <map>
 #include <mutex>
 #include <set>
+#include <sstream>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
@@ -33,6 +35,21 @@ struct WriterLog {
 };
 
 std::string private_ref(const WriterLog& log) { return "refs/heads/priv/" + log.name; }
+
+int successes_per_writer() { return env_count("REFTX_CONCURRENCY_ITERATIONS", 12); }
+
+// A repository whose counter starts at its only commit (`base`), and the (empty) tree of the
+// writers' commits.
+struct CounterRepo {
+  TempRepo repo{1};
+  std::string base = repo.commits()[0];
+  std::string tree;
+
+  CounterRepo() {
+    repo.git({"update-ref", kCounter, base});
+    tree = repo.git({"hash-object", "-t", "tree", "-w", "--stdin"}, "");
+  }
+};
 
 // One read-modify-write attempt's inputs.
 struct Attempt {
@@ -194,50 +211,44 @@ void check_no_lost_update(const TempRepo& repo, const std::string& base,
 }
 
 TEST_CASE("4 concurrent reftx processes lose no update") {
-  TempRepo repo(1);
-  const std::string base = repo.commits()[0];
-  repo.git({"update-ref", kCounter, base});
-  const std::string tree = repo.git({"hash-object", "-t", "tree", "-w", "--stdin"}, "");
-  const int successes = env_count("REFTX_CONCURRENCY_ITERATIONS", 12);
+  const CounterRepo c;
+  const int successes = successes_per_writer();
 
   std::vector<WriterLog> logs(4);
   std::vector<std::thread> threads;
   for (std::size_t i = 0; i < logs.size(); ++i) {
     logs[i].name = "cli" + std::to_string(i);
-    threads.emplace_back(cli_writer, std::cref(repo), std::cref(tree), successes,
+    threads.emplace_back(cli_writer, std::cref(c.repo), std::cref(c.tree), successes,
                          std::ref(logs[i]));
   }
   for (auto& t : threads) t.join();
-  check_no_lost_update(repo, base, logs);
+  check_no_lost_update(c.repo, c.base, logs);
 }
 
 TEST_CASE("library threads sharing a Store and reftx processes lose no update") {
-  TempRepo repo(1);
-  const std::string base = repo.commits()[0];
-  repo.git({"update-ref", kCounter, base});
-  const std::string tree = repo.git({"hash-object", "-t", "tree", "-w", "--stdin"}, "");
-  const int successes = env_count("REFTX_CONCURRENCY_ITERATIONS", 12);
+  const CounterRepo c;
+  const int successes = successes_per_writer();
 
   std::vector<WriterLog> logs(4);
   {
-    Result<Store> opened = Store::open(repo.path());
+    Result<Store> opened = Store::open(c.repo.path());
     REQUIRE_MESSAGE(opened.ok(), opened.error().describe());
     Store store = std::move(opened).value();
     std::vector<std::thread> threads;
     for (std::size_t i = 0; i < logs.size(); ++i) {
       if (i < 2) {
         logs[i].name = "lib" + std::to_string(i);
-        threads.emplace_back(library_writer, std::cref(repo), std::ref(store), std::cref(tree),
-                             successes, std::ref(logs[i]));
+        threads.emplace_back(library_writer, std::cref(c.repo), std::ref(store),
+                             std::cref(c.tree), successes, std::ref(logs[i]));
       } else {
         logs[i].name = "cli" + std::to_string(i);
-        threads.emplace_back(cli_writer, std::cref(repo), std::cref(tree), successes,
+        threads.emplace_back(cli_writer, std::cref(c.repo), std::cref(c.tree), successes,
                              std::ref(logs[i]));
       }
     }
     for (auto& t : threads) t.join();
   }  // the Store is closed (its owner files removed) before the final checks
-  check_no_lost_update(repo, base, logs);
+  check_no_lost_update(c.repo, c.base, logs);
 }
 
 }  // namespace

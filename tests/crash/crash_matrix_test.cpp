@@ -68,19 +68,10 @@ struct Fixture {
 void crash_apply(const TempRepo& repo, const TxPlan& plan, const std::string& point,
                  bool group_kill) {
   RunOptions options;
-  options.input = plan.script();
   options.env = {{"REFTX_CRASH_AT", point}};
   options.new_process_group = group_kill;
-  Child child =
-      Child::start({reftx_binary(), "-C", repo.path(), "apply", "-m", plan.message}, options);
-  if (group_kill) {
-    siginfo_t info{};
-    // Wait for death without reaping, so that the group id cannot be reused before the kill.
-    while (::waitid(P_PID, static_cast<id_t>(child.pid()), &info, WEXITED | WNOWAIT) != 0 &&
-           errno == EINTR) {
-    }
-    ::kill(-child.pid(), SIGKILL);
-  }
+  Child child = start_apply(repo, plan, options);
+  if (group_kill) kill_group_once_dead(child);
   RunResult r = child.wait();
   REQUIRE_MESSAGE(r.signal == SIGKILL, "apply with REFTX_CRASH_AT=", point, " ", describe(r));
 }
@@ -106,9 +97,7 @@ void check_usable(const Fixture& f) {
   next.update("refs/heads/main", f.c0);
   next.update("refs/heads/feature/new", f.c0);
   next.update("refs/heads/packed-del", f.c0);
-  RunOptions options;
-  options.input = next.script();
-  RunResult r = f.repo.reftx({"apply", "-m", next.message}, options);
+  RunResult r = apply_plan(f.repo, next);
   CHECK_MESSAGE(r.exit_code == 0, "apply after recovery: ", describe(r));
   CHECK(classify(f.repo.refs(), next) == Side::new_values);
 }
@@ -232,9 +221,7 @@ TEST_CASE("a committed transaction is never lost by a later crash and recovery")
     first.update("refs/heads/a", f.n1);
     first.create("refs/heads/first/only", f.n1);
     first.remove("refs/heads/other", f.c0);
-    RunOptions options;
-    options.input = first.script();
-    RunResult ok = f.repo.reftx({"apply", "-m", first.message}, options);
+    RunResult ok = apply_plan(f.repo, first);
     REQUIRE_MESSAGE(ok.exit_code == 0, describe(ok));
     std::optional<std::uint64_t> first_id = printed_id(ok);
     REQUIRE(first_id.has_value());
@@ -335,20 +322,12 @@ TEST_CASE("a commit that git fails after prepare is undone, also when killed whi
       plan.create("refs/heads/n1", f.n1);
       plan.update("refs/heads/main", f.n1, f.c2);
       RunOptions options;
-      options.input = plan.script();
       if (*crash != '\0') options.env = {{"REFTX_CRASH_AT", crash}};
-      Child child =
-          Child::start({reftx_binary(), "-C", f.repo.path(), "apply", "-m", plan.message},
-                       options);
+      Child child = start_apply(f.repo, plan, options);
       // Wait for git to hold all three locks, then freeze reftx before it sends `commit`.
       const std::string dir = f.repo.git_dir() + "/";
       for (;;) {
-        siginfo_t info{};
-        info.si_pid = 0;
-        if (::waitid(P_PID, static_cast<id_t>(child.pid()), &info,
-                     WEXITED | WNOHANG | WNOWAIT) == 0 && info.si_pid == child.pid()) {
-          break;
-        }
+        if (exited(child.pid())) break;
         if (::access((dir + "refs/heads/a.lock").c_str(), F_OK) == 0 &&
             ::access((dir + "refs/heads/n1.lock").c_str(), F_OK) == 0 &&
             ::access((dir + "refs/heads/main.lock").c_str(), F_OK) == 0) {

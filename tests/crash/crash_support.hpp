@@ -7,7 +7,10 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/file.h>
+#include <sys/types.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <doctest/doctest.h>
@@ -21,231 +24,17 @@
 #include <map>
 #include <optional>
 #include <set>
-#include <sstream>
-#include <stdexcept>
 #include <string>
-#include <string_view>
 #include <thread>
 #include <utility>
 #include <vector>
 
 #include "reftx/types.hpp"
+#include "support/json.hpp"
 #include "support/process.hpp"
 #include "support/temp_repo.hpp"
 
 namespace reftx::test::crash {
-
-// ---------------------------------------------------------------------------------------------
-// Minimal JSON reader (enough for `reftx journal --json`). Throws std::runtime_error.
-
-struct Json {
-  enum class Type { null, boolean, number, string, array, object };
-  Type type = Type::null;
-  bool boolean = false;
-  std::string text;  // string value, or the number literal
-  std::vector<Json> items;
-  std::vector<std::pair<std::string, Json>> members;
-
-  bool is_null() const { return type == Type::null; }
-  const Json* find(std::string_view key) const {
-    for (const auto& [k, v] : members) {
-      if (k == key) return &v;
-    }
-    return nullptr;
-  }
-  const Json& at(std::string_view key) const {
-    const Json* v = find(key);
-    if (v == nullptr) throw std::runtime_error("json: missing key '" + std::string(key) + "'");
-    return *v;
-  }
-  const std::string& str() const {
-    if (type != Type::string) throw std::runtime_error("json: not a string");
-    return text;
-  }
-};
-
-class JsonParser {
- public:
-  explicit JsonParser(std::string_view s) : s_(s) {}
-
-  Json parse_document() {
-    Json v = value();
-    ws();
-    if (pos_ != s_.size()) fail("trailing characters");
-    return v;
-  }
-
- private:
-  [[noreturn]] void fail(const std::string& what) const {
-    throw std::runtime_error("json: " + what + " at offset " + std::to_string(pos_) + " in " +
-                             std::string(s_.substr(0, 200)));
-  }
-  void ws() {
-    while (pos_ < s_.size() && (s_[pos_] == ' ' || s_[pos_] == '\t' || s_[pos_] == '\n' ||
-                                s_[pos_] == '\r')) {
-      ++pos_;
-    }
-  }
-  char peek() {
-    ws();
-    if (pos_ >= s_.size()) fail("unexpected end");
-    return s_[pos_];
-  }
-  void expect(char c) {
-    if (peek() != c) fail(std::string("expected '") + c + "'");
-    ++pos_;
-  }
-  void literal(std::string_view word) {
-    if (s_.substr(pos_, word.size()) != word) fail("bad literal");
-    pos_ += word.size();
-  }
-  static void put_utf8(std::string& out, unsigned cp) {
-    if (cp < 0x80) {
-      out += static_cast<char>(cp);
-    } else if (cp < 0x800) {
-      out += static_cast<char>(0xc0 | (cp >> 6));
-      out += static_cast<char>(0x80 | (cp & 0x3f));
-    } else if (cp < 0x10000) {
-      out += static_cast<char>(0xe0 | (cp >> 12));
-      out += static_cast<char>(0x80 | ((cp >> 6) & 0x3f));
-      out += static_cast<char>(0x80 | (cp & 0x3f));
-    } else {
-      out += static_cast<char>(0xf0 | (cp >> 18));
-      out += static_cast<char>(0x80 | ((cp >> 12) & 0x3f));
-      out += static_cast<char>(0x80 | ((cp >> 6) & 0x3f));
-      out += static_cast<char>(0x80 | (cp & 0x3f));
-    }
-  }
-  unsigned hex4() {
-    if (pos_ + 4 > s_.size()) fail("short \\u escape");
-    unsigned v = 0;
-    for (int i = 0; i < 4; ++i) {
-      char c = s_[pos_++];
-      v <<= 4;
-      if (c >= '0' && c <= '9') {
-        v |= static_cast<unsigned>(c - '0');
-      } else if (c >= 'a' && c <= 'f') {
-        v |= static_cast<unsigned>(c - 'a' + 10);
-      } else if (c >= 'A' && c <= 'F') {
-        v |= static_cast<unsigned>(c - 'A' + 10);
-      } else {
-        fail("bad \\u escape");
-      }
-    }
-    return v;
-  }
-  std::string string_body() {
-    expect('"');
-    std::string out;
-    for (;;) {
-      if (pos_ >= s_.size()) fail("unterminated string");
-      char c = s_[pos_++];
-      if (c == '"') return out;
-      if (static_cast<unsigned char>(c) < 0x20) fail("control character in string");
-      if (c != '\\') {
-        out += c;
-        continue;
-      }
-      if (pos_ >= s_.size()) fail("unterminated escape");
-      char e = s_[pos_++];
-      switch (e) {
-        case '"': out += '"'; break;
-        case '\\': out += '\\'; break;
-        case '/': out += '/'; break;
-        case 'b': out += '\b'; break;
-        case 'f': out += '\f'; break;
-        case 'n': out += '\n'; break;
-        case 'r': out += '\r'; break;
-        case 't': out += '\t'; break;
-        case 'u': {
-          unsigned cp = hex4();
-          if (cp >= 0xd800 && cp < 0xdc00 && s_.substr(pos_, 2) == "\\u") {
-            pos_ += 2;
-            unsigned lo = hex4();
-            cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
-          }
-          put_utf8(out, cp);
-          break;
-        }
-        default: fail("bad escape");
-      }
-    }
-  }
-  Json value() {
-    Json v;
-    char c = peek();
-    if (c == '{') {
-      v.type = Json::Type::object;
-      ++pos_;
-      if (peek() == '}') {
-        ++pos_;
-        return v;
-      }
-      for (;;) {
-        std::string key = string_body();
-        expect(':');
-        v.members.emplace_back(std::move(key), value());
-        if (peek() == ',') {
-          ++pos_;
-          continue;
-        }
-        expect('}');
-        return v;
-      }
-    }
-    if (c == '[') {
-      v.type = Json::Type::array;
-      ++pos_;
-      if (peek() == ']') {
-        ++pos_;
-        return v;
-      }
-      for (;;) {
-        v.items.push_back(value());
-        if (peek() == ',') {
-          ++pos_;
-          continue;
-        }
-        expect(']');
-        return v;
-      }
-    }
-    if (c == '"') {
-      v.type = Json::Type::string;
-      v.text = string_body();
-      return v;
-    }
-    if (c == 't') {
-      literal("true");
-      v.type = Json::Type::boolean;
-      v.boolean = true;
-      return v;
-    }
-    if (c == 'f') {
-      literal("false");
-      v.type = Json::Type::boolean;
-      return v;
-    }
-    if (c == 'n') {
-      literal("null");
-      return v;
-    }
-    std::size_t start = pos_;
-    while (pos_ < s_.size() && std::string_view("+-0123456789.eE").find(s_[pos_]) !=
-                                   std::string_view::npos) {
-      ++pos_;
-    }
-    if (start == pos_) fail("unexpected character");
-    v.type = Json::Type::number;
-    v.text = std::string(s_.substr(start, pos_ - start));
-    return v;
-  }
-
-  std::string_view s_;
-  std::size_t pos_ = 0;
-};
-
-inline Json parse_json(std::string_view text) { return JsonParser(text).parse_document(); }
 
 // ---------------------------------------------------------------------------------------------
 // Journal records as printed by `reftx journal ... --json`.
@@ -276,35 +65,25 @@ inline JournalRecord to_record(const std::string& line) {
   Json j = parse_json(line);
   JournalRecord r;
   r.raw = line;
-  r.id = std::stoull(j.at("id").str());
-  r.state = j.at("state").str();
-  r.message = j.at("message").str();
+  r.id = std::stoull(j["id"].str());
+  r.state = j["state"].str();
+  r.message = j["message"].str();
   if (const Json* reason = j.find("reason")) r.reason = reason->str();
-  for (const Json& ref : j.at("refs").items) {
+  for (const Json& ref : j["refs"].items) {
     JournalRef jr;
-    jr.name = ref.at("name").str();
-    jr.op = ref.at("op").str();
-    if (!ref.at("old").is_null()) jr.old_oid = ref.at("old").str();
-    jr.new_oid = ref.at("new").str();
+    jr.name = ref["name"].str();
+    jr.op = ref["op"].str();
+    if (!ref["old"].is_null()) jr.old_oid = ref["old"].str();
+    jr.new_oid = ref["new"].str();
     r.refs.push_back(std::move(jr));
   }
-  for (const Json& v : j.at("verified").items) {
-    r.verified.emplace_back(v.at("name").str(), v.at("expected").str());
+  for (const Json& v : j["verified"].items) {
+    r.verified.emplace_back(v["name"].str(), v["expected"].str());
   }
   if (const Json* conflicts = j.find("conflicts")) {
     for (const Json& c : conflicts->items) r.conflicts.push_back(c.str());
   }
   return r;
-}
-
-inline std::vector<std::string> split_lines(const std::string& text) {
-  std::vector<std::string> lines;
-  std::istringstream in(text);
-  std::string line;
-  while (std::getline(in, line)) {
-    if (!line.empty()) lines.push_back(line);
-  }
-  return lines;
 }
 
 // `reftx journal list --json`, parsed. Read-only: never recovers anything.
@@ -429,6 +208,40 @@ inline Side classify(const RefMap& now, const TxPlan& plan) {
 
 // ---------------------------------------------------------------------------------------------
 // Process helpers.
+
+// `reftx apply -m <message>` of the plan's script, run to completion.
+inline RunResult apply_plan(const TempRepo& repo, const TxPlan& plan) {
+  RunOptions options;
+  options.input = plan.script();
+  return repo.reftx({"apply", "-m", plan.message}, options);
+}
+
+// `reftx -C <repo> apply -m <message>` of the plan's script, started in the background with
+// `options` (their input is replaced by the script).
+inline Child start_apply(const TempRepo& repo, const TxPlan& plan, RunOptions options = {}) {
+  options.input = plan.script();
+  return Child::start({reftx_binary(), "-C", repo.path(), "apply", "-m", plan.message},
+                      options);
+}
+
+// Whether the process has exited. Does not reap it, so its pid cannot be reused meanwhile.
+inline bool exited(pid_t pid) {
+  siginfo_t info{};
+  info.si_pid = 0;
+  return ::waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOHANG | WNOWAIT) == 0 &&
+         info.si_pid == pid;
+}
+
+// Waits for the child (started with new_process_group) to die, then SIGKILLs its whole process
+// group, which kills its git child if that has not finished or aborted by itself yet. Waits
+// without reaping, so that the group id cannot be reused before the kill.
+inline void kill_group_once_dead(const Child& child) {
+  siginfo_t info{};
+  while (::waitid(P_PID, static_cast<id_t>(child.pid()), &info, WEXITED | WNOWAIT) != 0 &&
+         errno == EINTR) {
+  }
+  ::kill(-child.pid(), SIGKILL);
+}
 
 // Waits until no owner of the journal and no git child of one is alive (<name>.owner and
 // <name>.child under <journal>/owners can be flocked). A reftx killed by SIGKILL may leave its

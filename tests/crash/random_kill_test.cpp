@@ -166,11 +166,9 @@ struct Stats {
 Child start_apply(const World& w, const TxPlan& plan, bool group,
                   std::map<std::string, std::string> env = {}) {
   RunOptions options;
-  options.input = plan.script();
   options.new_process_group = group;
   options.env = std::move(env);
-  return Child::start({reftx_binary(), "-C", w.repo().path(), "apply", "-m", plan.message},
-                      options);
+  return crash::start_apply(w.repo(), plan, std::move(options));
 }
 
 void sleep_us(int us) { std::this_thread::sleep_for(std::chrono::microseconds(us)); }
@@ -183,13 +181,6 @@ std::vector<std::string> script_names(const TxPlan& plan) {
     names.push_back(line.substr(first + 1, second - first - 1));
   }
   return names;
-}
-
-bool exited(pid_t pid) {
-  siginfo_t info{};
-  info.si_pid = 0;
-  return ::waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOHANG | WNOWAIT) == 0 &&
-         info.si_pid == pid;
 }
 
 // Waits until some (or every) <ref>.lock of the plans exists, i.e. git is preparing (or has
@@ -253,9 +244,19 @@ void wait_to_kill(const TempRepo& repo, const std::vector<const TxPlan*>& locks_
 
 // SIGKILLs the child (or its process group) and collects it. The child may have exited
 // already: it is not reaped before wait(), so its pid (and group id) cannot have been reused.
-RunResult kill_and_wait(Child& child, bool group) {
+// Counts the iteration as killed or as finished first; one that finished first must have
+// succeeded.
+RunResult kill_and_wait(Child& child, bool group, Stats& stats) {
   ::kill(group ? -child.pid() : child.pid(), SIGKILL);
-  return child.wait();
+  RunResult r = child.wait();
+  ++stats.iterations;
+  if (r.signal == SIGKILL) {
+    ++stats.killed;
+  } else {
+    ++stats.finished;
+    REQUIRE_MESSAGE(r.exit_code == 0, "finished before the kill, but failed: ", describe(r));
+  }
+  return r;
 }
 
 void note_state(Stats& stats, const TempRepo& repo, const TxPlan& plan) {
@@ -276,16 +277,11 @@ void kill_apply_once(World& w, Stats& stats, int iteration, bool group) {
        "apply", std::string(group ? " (process group)" : ""), "\nscript:\n", plan.script());
   Child child = start_apply(w, plan, group);
   wait_to_kill(w.repo(), {&plan}, child, timing, stats);
-  RunResult r = kill_and_wait(child, group);
-  ++stats.iterations;
+  RunResult r = kill_and_wait(child, group, stats);
   std::optional<std::uint64_t> id;
-  if (r.signal == SIGKILL) {
-    ++stats.killed;
-  } else {
-    REQUIRE_MESSAGE(r.exit_code == 0, "apply failed by itself: ", describe(r));
+  if (r.signal != SIGKILL) {
     id = printed_id(r);
     REQUIRE_MESSAGE(id.has_value(), describe(r));
-    ++stats.finished;
   }
   if (count_lock_files(w.repo()) > 0) ++stats.locks_before_recovery;
   note_state(stats, w.repo(), plan);
@@ -337,13 +333,7 @@ TEST_CASE("random SIGKILL during recovery") {
          first.script());
 
     Child crashing = start_apply(w, first, true, {{"REFTX_CRASH_AT", point}});
-    if (group_first) {
-      siginfo_t info{};
-      while (::waitid(P_PID, static_cast<id_t>(crashing.pid()), &info, WEXITED | WNOWAIT) != 0 &&
-             errno == EINTR) {
-      }
-      ::kill(-crashing.pid(), SIGKILL);
-    }
+    if (group_first) kill_group_once_dead(crashing);
     RunResult crashed = crashing.wait();
     REQUIRE_MESSAGE(crashed.signal == SIGKILL, describe(crashed));
     std::vector<JournalRecord> inflight = journal_list(w.repo());
@@ -358,14 +348,9 @@ TEST_CASE("random SIGKILL during recovery") {
         timing.origin == Origin::all_locks ? std::vector<const TxPlan*>{&second}
                                            : std::vector<const TxPlan*>{&first, &second};
     wait_to_kill(w.repo(), locks_of, recovering, timing, stats);
-    RunResult r = kill_and_wait(recovering, group_second);
-    ++stats.iterations;
+    RunResult r = kill_and_wait(recovering, group_second, stats);
     std::optional<std::uint64_t> second_id;
-    if (r.signal == SIGKILL) {
-      ++stats.killed;
-    } else {
-      ++stats.finished;
-      REQUIRE_MESSAGE(r.exit_code == 0, describe(r));
+    if (r.signal != SIGKILL) {
       if (recover_by_apply) {
         second_id = printed_id(r);
         REQUIRE_MESSAGE(second_id.has_value(), describe(r));
@@ -425,16 +410,9 @@ TEST_CASE("random SIGKILL of the first reftx apply in a repository") {
       spin_until_file(w.repo().git_dir() + "/reftx/data.mdb", child.pid());
     }
     if (delay_us > 0) sleep_us(delay_us);
-    RunResult r = kill_and_wait(child, group);
-    ++stats.iterations;
+    RunResult r = kill_and_wait(child, group, stats);
     std::optional<std::uint64_t> id;
-    if (r.signal == SIGKILL) {
-      ++stats.killed;
-    } else {
-      REQUIRE_MESSAGE(r.exit_code == 0, describe(r));
-      id = printed_id(r);
-      ++stats.finished;
-    }
+    if (r.signal != SIGKILL) id = printed_id(r);
     note_state(stats, w.repo(), plan);
     recover_and_check(w.repo());
     record_outcome(stats, check_recovered(w.repo(), plan, id));
