@@ -109,6 +109,7 @@ TEST_CASE("-C on a directory that is not a repository fails for every command") 
       {{"journal", "list", "--json"}, ""},
       {{"journal", "show", "1"}, ""},
       {{"journal", "show", "1", "--json"}, ""},
+      {{"crash-points"}, ""},
   };
   for (const std::string& where : {dir.path(), missing}) {
     for (const Case& c : cases) {

@@ -22,6 +22,7 @@ enum ExitCode : int {
 struct Globals {
   std::string directory = ".";  // -C
   std::string journal_dir;      // --journal
+  bool directory_given = false; // -C was used: every command checks it names a repository
 };
 
 // Prints "reftx: <message>" to stderr and returns the exit code for the error's kind.
@@ -31,7 +32,7 @@ int exit_code_for(ErrorKind kind);
 int cmd_apply(const Globals& globals, const std::vector<std::string>& args);
 int cmd_recover(const Globals& globals, const std::vector<std::string>& args);
 int cmd_journal(const Globals& globals, const std::vector<std::string>& args);
-int cmd_crash_points(const std::vector<std::string>& args);
+int cmd_crash_points(const Globals& globals, const std::vector<std::string>& args);
 
 // Human-readable record rendering for `journal list` / `journal show`.
 std::string record_line(const TxRecord& record);

@@ -206,10 +206,14 @@ int cmd_journal(const Globals& globals, const std::vector<std::string>& args) {
   return kOk;
 }
 
-int cmd_crash_points(const std::vector<std::string>& args) {
+int cmd_crash_points(const Globals& globals, const std::vector<std::string>& args) {
   if (!args.empty()) {
     std::cerr << "reftx crash-points: unexpected argument '" << args.front() << "'\n";
     return kUsage;
+  }
+  if (globals.directory_given) {  // like every command: -C must name a repository
+    auto store = open_store(globals, true, false);
+    if (!store && store.error().kind != ErrorKind::not_found) return report(store.error());
   }
   for (std::string_view name : crash_point_names()) std::cout << name << "\n";
   return kOk;

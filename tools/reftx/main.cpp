@@ -31,7 +31,6 @@ const char* kUsageText =
 int main(int argc, char** argv) {
   using namespace reftx::cli;
   Globals globals;
-  bool directory_given = false;
   int i = 1;
   for (; i < argc; ++i) {
     std::string arg = argv[i];
@@ -51,11 +50,11 @@ int main(int argc, char** argv) {
       std::string value = argv[++i];
       if (arg == "--journal") {
         globals.journal_dir = value;
-      } else if (directory_given && !value.empty() && value[0] != '/') {
+      } else if (globals.directory_given && !value.empty() && value[0] != '/') {
         globals.directory += "/" + value;  // like git: successive -C are relative
       } else {
         globals.directory = value;
-        directory_given = true;
+        globals.directory_given = true;
       }
       continue;
     }
@@ -87,7 +86,7 @@ int main(int argc, char** argv) {
     if (command == "apply") return cmd_apply(globals, args);
     if (command == "recover") return cmd_recover(globals, args);
     if (command == "journal") return cmd_journal(globals, args);
-    if (command == "crash-points") return cmd_crash_points(args);
+    if (command == "crash-points") return cmd_crash_points(globals, args);
     if (command == "help") {
       std::cout << kUsageText;
       return kOk;
