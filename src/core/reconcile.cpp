@@ -7,11 +7,21 @@
 namespace reftx::core {
 namespace {
 
+constexpr const char* kSymbolic = "(a symbolic ref)";
+
+// A ref turned symbolic by someone else is neither old nor new: a conflict, left alone.
 Result<std::string> current_value(git::Repository& repo, const std::string& name) {
   auto value = repo.read_ref(name);
-  if (!value) return value.error();
+  if (!value) {
+    if (value.error().kind == ErrorKind::invalid_input) return std::string(kSymbolic);
+    return value.error();
+  }
   return value.value().value_or(kZeroOid);
 }
+
+// git refused (it ran, and exited by itself with its locks released) as opposed to an
+// environment failure (git could not run, or died) after which nothing can be concluded.
+bool refused(const Error& e) { return e.kind == ErrorKind::conflict; }
 
 std::string show(const std::string& oid) { return oid == kZeroOid ? "absent" : oid; }
 
@@ -38,9 +48,11 @@ Status save(detail::StoreState& store, TxRecord& record) {
 
 }  // namespace
 
-Result<ReconcileOutcome> reconcile(detail::StoreState& store, TxRecord& record, bool recovering,
-                                   int inherit_fd, const std::set<std::string>& busy_refs) {
-  if (recovering) {
+Result<ReconcileOutcome> reconcile(detail::StoreState& store, TxRecord& record,
+                                   ReconcileMode mode, int inherit_fd,
+                                   const std::set<std::string>& busy_refs) {
+  const bool recovering = mode.recovery_crash_points;
+  if (mode.remove_stale_locks) {
     auto locks = remove_stale_locks(store.repo, record, busy_refs);
     if (!locks) return locks.error();
     if (!locks.value().deferred.empty()) {
@@ -48,8 +60,13 @@ Result<ReconcileOutcome> reconcile(detail::StoreState& store, TxRecord& record, 
       for (const auto& path : locks.value().deferred) detail += " " + path;
       return ReconcileOutcome{RecoveryAction::Kind::blocked, detail + "; run recover again"};
     }
-    crash_point("recover.locks-removed");
+    if (store.options.durable) {  // the removals must not reappear next to a terminal record
+      std::set<std::string> dirs;
+      for (const auto& path : locks.value().removed) dirs.insert(util::parent_dir(path));
+      if (Status s = fsync_dirs(dirs); !s) return s.error();
+    }
   }
+  if (recovering) crash_point("recover.locks-removed");
   for (int pass = 0; pass < 3; ++pass) {
     std::vector<std::string> current;
     for (const RefRecord& ref : record.refs) {
@@ -105,8 +122,9 @@ Result<ReconcileOutcome> reconcile(detail::StoreState& store, TxRecord& record, 
       if (!s && lock_held(s.error())) {
         return ReconcileOutcome{RecoveryAction::Kind::blocked, s.error().message};
       }
+      if (!s && !refused(s.error())) return s.error();  // nothing concluded: stay in flight
       if (!s && forward) {
-        // The decision cannot be carried out (e.g. a name clash appeared): compensate.
+        // git refuses to carry out the decision (e.g. a name clash appeared): compensate.
         record.state = TxState::rolling_back;
         record.reason = "commit could not complete: " + s.error().message + "; rolled back";
         if (Status saved = save(store, record); !saved) return saved.error();
@@ -120,6 +138,7 @@ Result<ReconcileOutcome> reconcile(detail::StoreState& store, TxRecord& record, 
           if (!one && lock_held(one.error())) {
             return ReconcileOutcome{RecoveryAction::Kind::blocked, one.error().message};
           }
+          if (!one && !refused(one.error())) return one.error();
           if (!one) conflicts.push_back("cannot restore: " + one.error().message);
         }
       }

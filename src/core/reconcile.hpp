@@ -22,12 +22,18 @@ struct ReconcileOutcome {
   std::string detail;
 };
 
-// `recovering`: called by recovery for a dead owner (stale locks are removed first and the
-// recover.* crash points apply); otherwise called by the executor right after git failed.
+struct ReconcileMode {
+  bool remove_stale_locks = false;  // the record's git died without cleaning up
+  bool recovery_crash_points = false;  // reached from recovery: the recover.* points apply
+};
+
 // `inherit_fd`: the lock the spawned git processes must keep alive.
 // `busy_refs`: refs of live transactions, whose locks are never removed as stale.
-// On `blocked` (a ref lock held by a live writer) the record is left non-terminal.
-Result<ReconcileOutcome> reconcile(detail::StoreState& store, TxRecord& record, bool recovering,
-                                   int inherit_fd, const std::set<std::string>& busy_refs = {});
+// On `blocked` (a ref lock held by a live writer) the record is left non-terminal. An
+// environment error (git cannot run, I/O) is returned as an error and leaves the record
+// non-terminal too: only git's own refusal turns a decided commit into a rollback.
+Result<ReconcileOutcome> reconcile(detail::StoreState& store, TxRecord& record,
+                                   ReconcileMode mode, int inherit_fd,
+                                   const std::set<std::string>& busy_refs = {});
 
 }  // namespace reftx::core

@@ -30,11 +30,13 @@ std::vector<std::string> list_owner_files(const std::string& journal_dir) {
 
 // Ref names of the in-flight transactions whose owner is alive right now: their lock files may
 // be live git locks, so recovery never removes a lock on these names.
-Result<std::set<std::string>> refs_of_live_transactions(detail::StoreState& store) {
+Result<std::set<std::string>> refs_of_live_transactions(detail::StoreState& store,
+                                                        std::uint64_t except_id) {
   std::set<std::string> names;
   auto ids = store.journal.inflight();
   if (!ids) return ids.error();
   for (std::uint64_t id : ids.value()) {
+    if (id == except_id) continue;
     auto record = store.journal.get(id);
     if (!record) return record.error();
     auto alive = owner_alive(store.journal_dir, record.value().owner);
@@ -47,6 +49,15 @@ Result<std::set<std::string>> refs_of_live_transactions(detail::StoreState& stor
 
 }  // namespace
 
+Result<ReconcileOutcome> recover_one(detail::StoreState& store, TxRecord& record,
+                                     const util::FileLock& recovery_lock,
+                                     bool recovery_crash_points) {
+  auto busy = refs_of_live_transactions(store, record.id);
+  if (!busy) return busy.error();
+  return reconcile(store, record, {true, recovery_crash_points}, recovery_lock.fd(),
+                   busy.value());
+}
+
 Result<RecoveryReport> recover_dead_owners(detail::StoreState& store,
                                            const util::FileLock& recovery_lock) {
   RecoveryReport report;
@@ -57,19 +68,24 @@ Result<RecoveryReport> recover_dead_owners(detail::StoreState& store,
     auto record = store.journal.get(id);
     if (!record) return record.error();
     TxRecord& rec = record.value();
+    // This Store's own records are never mid-commit here (its mutex is held): an in-flight one
+    // was left by a git that died under it, and is recovered like a dead owner's.
+    const bool own = rec.owner == store.owner.name;
     auto alive = owner_alive(store.journal_dir, rec.owner);
     if (!alive) return alive.error();
-    if (alive.value()) {
+    if (alive.value() && !own) {
       ++report.skipped_live;
       still_referenced.insert(rec.owner);
       continue;
     }
-    if (Status s = wait_for_owner_child(store.journal_dir, rec.owner); !s) return s.error();
+    if (!own) {
+      if (Status s = wait_for_owner_child(store.journal_dir, rec.owner); !s) return s.error();
+    }
     crash_point("recover.claimed");
-    auto busy = refs_of_live_transactions(store);
-    if (!busy) return busy.error();
-    auto outcome = reconcile(store, rec, /*recovering=*/true, recovery_lock.fd(), busy.value());
-    if (!outcome) return outcome.error();
+    auto outcome = recover_one(store, rec, recovery_lock, /*recovery_crash_points=*/true);
+    if (!outcome) {  // one record that cannot be finished must not stop the others
+      outcome = ReconcileOutcome{RecoveryAction::Kind::blocked, outcome.error().message};
+    }
     if (outcome.value().kind == RecoveryAction::Kind::blocked) still_referenced.insert(rec.owner);
     report.actions.push_back({outcome.value().kind, id, outcome.value().detail});
     crash_point("recover.recorded");

@@ -9,16 +9,6 @@ namespace {
 
 constexpr std::int64_t kClockSlackNs = 1000000000;  // coarse file timestamps vs CLOCK_REALTIME
 
-// A git run for this record may delete the ref: the transaction itself (new value absent) or
-// its rollback (old value absent). While the old value is unknown (pending record), old_oid is a
-// placeholder and rollback never ran git: counting it would make every ref look deleted, and
-// packed-refs.new (which rightly still lists the refs that are only updated) would never be
-// recognized as ours, leaving packed-refs.lock/.new stale forever.
-bool deletes_something(const RefRecord& ref) {
-  return ref.op != RefOp::verify &&
-         (ref.new_oid == kZeroOid || (ref.old_known && ref.old_oid == kZeroOid));
-}
-
 std::string trim(std::string s) {
   while (!s.empty() && (s.back() == '\n' || s.back() == '\r')) s.pop_back();
   return s;
@@ -76,10 +66,9 @@ Status sync_ref_dirs(const git::Repository& repo, const TxRecord& record, bool r
 Result<StaleLocks> remove_stale_locks(git::Repository& repo, const TxRecord& record,
                                       const std::set<std::string>& busy_refs) {
   StaleLocks result;
-  // Removes `paths` (the last one is the lock) if every one is ours, or defers them.
-  auto remove_if_ours = [&](const std::vector<std::string>& paths, bool ours,
-                            bool busy) -> Status {
-    if (!ours) return {};
+  // Removes `paths` (the lock last) if they are ours, or defers them when a live transaction
+  // could own them.
+  auto remove = [&](const std::vector<std::string>& paths, bool busy) -> Status {
     if (busy) {
       result.deferred.insert(result.deferred.end(), paths.begin(), paths.end());
       return {};
@@ -91,36 +80,67 @@ Result<StaleLocks> remove_stale_locks(git::Repository& repo, const TxRecord& rec
     return {};
   };
 
-  std::set<std::string> names;
-  std::vector<std::string> deleted;
+  // The last git run for this record wrote forward (pending, committing) or backward
+  // (rolling_back): a lock holds the value that run was writing, or nothing (a delete, a verify,
+  // or a git killed between creating the lock and writing it).
+  const bool backward = record.state == TxState::rolling_back;
+  std::set<std::string> matched;        // refs whose stale lock was found in this pass
+  std::vector<std::string> deleted;     // refs the last git run deletes
   for (const RefRecord& ref : record.refs) {
-    names.insert(ref.name);
-    std::set<std::string> allowed = {"", ref.new_oid};
-    if (ref.old_known) allowed.insert(ref.old_oid);
-    if (ref.expected_old) allowed.insert(*ref.expected_old);
-    const std::string path = repo.common_dir() + "/" + ref.name + ".lock";
-    auto ours = is_ours(path, record, allowed);
-    if (!ours) return ours.error();
-    if (Status s = remove_if_ours({path}, ours.value(), busy_refs.count(ref.name) > 0); !s) {
-      return s.error();
+    std::string expected;
+    if (ref.op == RefOp::verify) {
+      if (backward) continue;
+      expected = "";
+    } else if (backward) {
+      if (!ref.old_known) continue;
+      expected = ref.old_oid == kZeroOid ? "" : ref.old_oid;
+    } else {
+      expected = ref.new_oid == kZeroOid ? "" : ref.new_oid;
     }
-    if (deletes_something(ref)) deleted.push_back(ref.name);
-  }
-
-  if (auto head = repo.head_target(); head && names.count(*head)) {
-    const std::string path = repo.git_dir() + "/HEAD.lock";
-    auto ours = is_ours(path, record, {""});
+    if (ref.op != RefOp::verify && expected.empty()) deleted.push_back(ref.name);
+    const std::string path = repo.common_dir() + "/" + ref.name + ".lock";
+    // git creates a lock empty and then writes it: a git killed in between leaves it empty.
+    auto ours = is_ours(path, record, {expected, ""});
     if (!ours) return ours.error();
-    if (Status s = remove_if_ours({path}, ours.value(), !busy_refs.empty()); !s) return s.error();
+    if (!ours.value()) continue;
+    matched.insert(ref.name);
+    if (Status s = remove({path}, busy_refs.count(ref.name) > 0); !s) return s.error();
   }
 
+  // HEAD.lock (empty) is taken with the lock of the ref HEAD points to, to log it, and released
+  // just after it: ours if that ref's lock was ours, or if that ref is no longer locked at all
+  // (a writer that holds an empty HEAD.lock always holds the target's lock too, but for the
+  // instant between releasing the two).
+  if (auto head = repo.head_target(); head) {
+    bool names_target = false;
+    for (const RefRecord& ref : record.refs) {
+      names_target = names_target || (ref.name == *head && ref.op != RefOp::verify);
+    }
+    const bool target_unlocked = !util::mtime_ns(repo.common_dir() + "/" + *head + ".lock");
+    if (names_target && (matched.count(*head) || target_unlocked)) {
+      const std::string path = repo.git_dir() + "/HEAD.lock";
+      auto is_lock = is_ours(path, record, {""});
+      if (!is_lock) return is_lock.error();
+      if (is_lock.value()) {
+        if (Status s = remove({path}, !busy_refs.empty()); !s) return s.error();
+      }
+    }
+  }
+
+  // packed-refs.lock (empty) and packed-refs.new belong to a git that deletes refs. Ours when
+  // packed-refs.new no longer lists the refs we delete, and either the lock of such a ref was
+  // ours, or packed-refs.new was written after our record (a git killed while releasing its
+  // locks may have dropped the ref lock first). A bare packed-refs.lock with neither is left:
+  // it could be a `git pack-refs` that has just started.
   if (!deleted.empty()) {
+    bool deleting_now = false;
+    for (const std::string& name : deleted) deleting_now = deleting_now || matched.count(name);
     const std::string lock = repo.common_dir() + "/packed-refs.lock";
     const std::string next = repo.common_dir() + "/packed-refs.new";
     auto next_content = util::read_file(next);
     if (!next_content) return next_content.error();
-    bool next_is_ours = true;
-    if (next_content.value()) {
+    bool next_is_ours = next_content.value().has_value();
+    if (next_is_ours) {
       for (const std::string& name : deleted) {
         if (next_content.value()->find(" " + name + "\n") != std::string::npos) {
           next_is_ours = false;
@@ -131,12 +151,12 @@ Result<StaleLocks> remove_stale_locks(git::Repository& repo, const TxRecord& rec
     }
     auto lock_ours = is_ours(lock, record, {""});
     if (!lock_ours) return lock_ours.error();
-    std::vector<std::string> paths;
-    if (next_content.value()) paths.push_back(next);
-    paths.push_back(lock);
-    if (Status s = remove_if_ours(paths, lock_ours.value() && next_is_ours, !busy_refs.empty());
-        !s) {
-      return s.error();
+    const bool witnessed = deleting_now && (!next_content.value() || next_is_ours);
+    if (lock_ours.value() && (witnessed || next_is_ours)) {
+      std::vector<std::string> paths;
+      if (next_content.value()) paths.push_back(next);
+      paths.push_back(lock);
+      if (Status s = remove(paths, !busy_refs.empty()); !s) return s.error();
     }
   }
   return result;

@@ -4,6 +4,8 @@
 #include "core/context.hpp"
 #include "core/crash.hpp"
 #include "core/reconcile.hpp"
+#include "core/owners.hpp"
+#include "core/recovery.hpp"
 #include "core/ref_files.hpp"
 #include "core/validate.hpp"
 #include "util/fs.hpp"
@@ -45,7 +47,7 @@ Status read_old_values(git::Repository& repo, TxRecord& rec) {
 // Records the abort of a transaction git refused at prepare. Git has released its locks.
 Error abort_transaction(detail::StoreState& store, TxRecord& rec, Error cause) {
   core::crash_point("abort.git-refused");
-  if (Status s = read_old_values(store.repo, rec); !s) return s.error();
+  (void)read_old_values(store.repo, rec);  // best effort: an unreadable ref stays "unknown"
   rec.state = TxState::aborted;
   rec.reason = cause.message;
   rec.updated_ns = util::now_ns();
@@ -56,6 +58,61 @@ Error abort_transaction(detail::StoreState& store, TxRecord& rec, Error cause) {
   if (cause.kind != ErrorKind::conflict) return cause;
   cause.message = "transaction " + std::to_string(rec.id) + " aborted: " + cause.message;
   return cause;
+}
+
+// git died without cleaning up (killed, crashed) while this Store owns `rec`: remove its stale
+// locks and finish the record the way recovery would. Takes the recovery lock exclusively, so
+// `window` (our shared hold on it) is released first.
+Result<core::ReconcileOutcome> finish_interrupted(detail::StoreState& store, TxRecord& rec,
+                                                  util::FileLock& window) {
+  store.git.reset();
+  window.release();
+  auto lock = util::FileLock::acquire(core::recovery_lock_path(store.journal_dir), true);
+  if (!lock) return lock.error();
+  return core::recover_one(store, rec, lock.value(), /*recovery_crash_points=*/false);
+}
+
+// Another transaction that decided to commit but was interrupted before finishing (its owner or
+// its git died) and names one of our refs: committing over it would make two transactions
+// replace the same old value. Returns its id, or 0.
+Result<std::uint64_t> unfinished_decision_on(const detail::StoreState& store, const TxRecord& rec) {
+  auto ids = store.journal.inflight();
+  if (!ids) return ids.error();
+  for (std::uint64_t id : ids.value()) {
+    if (id == rec.id) continue;
+    auto other = store.journal.get(id);
+    if (!other) return other.error();
+    if (other.value().state != TxState::committing &&
+        other.value().state != TxState::rolling_back) {
+      continue;
+    }
+    for (const RefRecord& theirs : other.value().refs) {
+      for (const RefRecord& ours : rec.refs) {
+        if (theirs.name == ours.name) return id;
+      }
+    }
+  }
+  return std::uint64_t{0};
+}
+
+// The error a caller gets for a record the commit path could not finish cleanly.
+Error outcome_error(const TxRecord& rec, const Error& cause) {
+  Error e = cause;
+  e.transaction_id = rec.id;
+  const std::string id = std::to_string(rec.id);
+  if (rec.state == TxState::aborted) {
+    e.kind = ErrorKind::conflict;
+    e.message = "transaction " + id + " aborted: " + rec.reason;
+  } else if (rec.state == TxState::committed) {
+    e.kind = ErrorKind::environment;
+    e.message = "transaction " + id + " committed, except refs another writer changed:";
+    for (const auto& c : rec.conflicts) e.message += " " + c;
+  } else {
+    e.kind = ErrorKind::environment;
+    e.message = "transaction " + id + " is not finished (" + cause.message +
+                "); `reftx recover` will finish it";
+  }
+  return e;
 }
 
 }  // namespace
@@ -99,6 +156,12 @@ Result<std::uint64_t> Transaction::commit() {
   }
   if (Status s = core::validate_changes(store.repo, changes_); !s) return s.error();
 
+  // Held shared from before anything is recorded until git has let go of its locks: recovery
+  // (exclusive) never runs while a live transaction's git holds locks.
+  auto window = util::FileLock::acquire(core::recovery_lock_path(store.journal_dir),
+                                        /*wait=*/true, /*shared=*/true);
+  if (!window) return window.error();
+
   TxRecord rec = make_record(store, message_, changes_);
   if (Status s = store.journal.insert(rec); !s) return s.error();  // durable: pending
   core::crash_point("apply.recorded");
@@ -118,7 +181,12 @@ Result<std::uint64_t> Transaction::commit() {
   if (s) s = git.expect_ok("start");
   if (s) s = git.expect_ok("prepare");
   if (!s) {
-    if (git.alive()) store.git.reset();  // never reuse a child in an unknown state
+    if (git.died_abnormally()) {  // its locks may be left behind
+      auto outcome = finish_interrupted(store, rec, window.value());
+      if (!outcome) return outcome.error();
+      return outcome_error(rec, s.error());
+    }
+    store.git.reset();  // never reuse a child in an unknown state
     return abort_transaction(store, rec, s.error());
   }
   core::crash_point("apply.prepared");
@@ -127,6 +195,16 @@ Result<std::uint64_t> Transaction::commit() {
   if (Status r = read_old_values(store.repo, rec); !r) {
     store.git.reset();  // closing stdin makes git abort and drop its locks
     return abort_transaction(store, rec, r.error());
+  }
+  auto unfinished = unfinished_decision_on(store, rec);
+  if (!unfinished || unfinished.value() != 0) {
+    store.git.reset();
+    if (!unfinished) return abort_transaction(store, rec, unfinished.error());
+    return abort_transaction(
+        store, rec,
+        Error{ErrorKind::conflict, "transaction " + std::to_string(unfinished.value()) +
+                                       " decided to change the same refs but was interrupted;"
+                                       " run `reftx recover` first"});
   }
   rec.state = TxState::committing;
   rec.updated_ns = util::now_ns();
@@ -140,18 +218,21 @@ Result<std::uint64_t> Transaction::commit() {
   core::crash_point("apply.commit-sent");
   if (s) s = git.expect_ok("commit");
   if (!s) {
-    // git failed part-way (FACTS.md: a name clash can appear after prepare). Finish or undo.
-    store.git.reset();
-    auto outcome = core::reconcile(store, rec, /*recovering=*/false, store.owner.child.fd());
-    if (!outcome) return outcome.error();
-    if (rec.state == TxState::committed) return rec.id;
-    core::crash_point("abort.aborted");
-    Error e = s.error();
-    e.kind = rec.state == TxState::aborted ? ErrorKind::conflict : ErrorKind::environment;
-    e.transaction_id = rec.id;
-    e.message = "transaction " + std::to_string(rec.id) + " aborted: " + rec.reason;
-    return e;
+    // git failed part-way. If it refused (FACTS.md: a name clash can appear after prepare), it
+    // released its locks: finish or undo at once. If it died, remove its locks first.
+    Result<core::ReconcileOutcome> outcome = core::ReconcileOutcome{};
+    if (git.died_abnormally() || s.error().kind != ErrorKind::conflict) {
+      outcome = finish_interrupted(store, rec, window.value());
+    } else {
+      store.git.reset();
+      outcome = core::reconcile(store, rec, {}, store.owner.child.fd());
+    }
+    if (!outcome) return outcome_error(rec, outcome.error());
+    if (rec.state == TxState::committed && rec.conflicts.empty()) return rec.id;
+    if (rec.state == TxState::aborted) core::crash_point("abort.aborted");
+    return outcome_error(rec, s.error());
   }
+  window.value().release();  // git holds no lock any more
   core::crash_point("apply.git-committed");
   if (store.options.durable) {
     if (Status d = core::fsync_dirs(dirs_to_sync); !d) return d.error();

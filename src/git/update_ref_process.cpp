@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -65,6 +66,19 @@ Result<UpdateRefProcess> UpdateRefProcess::spawn(const UpdateRefConfig& config) 
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
+  // git's messages are classified (lock held, conflict): keep them untranslated.
+  std::vector<std::string> env_strings;
+  for (char** e = environ; *e != nullptr; ++e) {
+    std::string_view var(*e);
+    if (var.starts_with("LC_") || var.starts_with("LANG=") || var.starts_with("LANGUAGE=")) {
+      continue;
+    }
+    env_strings.emplace_back(var);
+  }
+  env_strings.emplace_back("LC_ALL=C");
+  std::vector<char*> envp;
+  for (auto& e : env_strings) envp.push_back(e.data());
+  envp.push_back(nullptr);
 
   pid_t pid = ::fork();
   if (pid < 0) {
@@ -75,22 +89,26 @@ Result<UpdateRefProcess> UpdateRefProcess::spawn(const UpdateRefConfig& config) 
     return util::errno_error("fork", err);
   }
   if (pid == 0) {
-    // Child: only async-signal-safe calls until exec.
-    ::dup2(in_pair[1], 0);
-    ::dup2(out_pair[1], 1);
-    ::dup2(err_pipe[1], 2);
-    int first_closed = 3;
-    if (config.inherit_fd >= 0) {
-      if (config.inherit_fd == 3) {
-        ::fcntl(3, F_SETFD, 0);
-      } else {
-        ::dup2(config.inherit_fd, 3);
-      }
-      first_closed = 4;
+    // The keeper: holds `inherit_fd` (and nothing else) exactly as long as git runs, so that
+    // neither git's hooks nor their descendants inherit the liveness lock. Only
+    // async-signal-safe calls from here on.
+    pid_t git = ::fork();
+    if (git == 0) {
+      ::dup2(in_pair[1], 0);
+      ::dup2(out_pair[1], 1);
+      ::dup2(err_pipe[1], 2);
+      ::close_range(3, ~0U, 0);
+      ::execvpe(argv[0], argv.data(), envp.data());
+      ::_exit(127);
     }
-    ::close_range(static_cast<unsigned>(first_closed), ~0U, 0);
-    ::execvp(argv[0], argv.data());
-    ::_exit(127);
+    const int keep = config.inherit_fd;
+    if (keep > 0) ::close_range(0, static_cast<unsigned>(keep - 1), 0);
+    ::close_range(static_cast<unsigned>(keep + 1), ~0U, 0);  // keep < 0: closes everything
+    if (git < 0) ::_exit(127);
+    int status = 0;
+    while (::waitpid(git, &status, 0) < 0 && errno == EINTR) {
+    }
+    ::_exit(WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
   }
   ::close(in_pair[1]);
   ::close(out_pair[1]);
@@ -126,6 +144,21 @@ UpdateRefProcess& UpdateRefProcess::operator=(UpdateRefProcess&& o) noexcept {
 
 UpdateRefProcess::~UpdateRefProcess() { shutdown(); }
 
+bool UpdateRefProcess::alive() {
+  if (pid_ <= 0) return false;
+  int status = 0;
+  if (::waitpid(pid_, &status, WNOHANG) == pid_) {  // died while idle
+    pid_ = -1;
+    close_fd(in_fd_);
+    close_fd(out_fd_);
+    close_fd(err_fd_);
+    const int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    died_abnormally_ = code != 0;
+    return false;
+  }
+  return true;
+}
+
 void UpdateRefProcess::shutdown() {
   close_fd(in_fd_);  // EOF: git aborts an open transaction and exits
   close_fd(out_fd_);
@@ -140,6 +173,8 @@ void UpdateRefProcess::shutdown() {
 
 Status UpdateRefProcess::send(std::string_view text) {
   if (pid_ <= 0) return Error{ErrorKind::environment, "git update-ref is not running"};
+  // A new transaction: what git said during earlier ones must not taint this one's errors.
+  if (text.starts_with("start\n")) err_buf_.clear();
   while (!text.empty()) {
     ssize_t n = ::send(in_fd_, text.data(), text.size(), MSG_NOSIGNAL);
     if (n < 0) {
@@ -212,8 +247,16 @@ Error UpdateRefProcess::failure(std::string_view verb) {
   std::string err = trim(std::move(err_buf_));
   err_buf_.clear();
   if (err.rfind("fatal: ", 0) == 0) err.erase(0, 7);
-  if (WIFEXITED(status) && WEXITSTATUS(status) == 127 && err.empty()) {
+  const int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  if (code == 127 && err.empty()) {
     return Error{ErrorKind::environment, "cannot run git update-ref (exit 127)"};
+  }
+  if (code != 128 && code != 0) {
+    // Killed (or crashed): it cannot have released its locks. Never a plain refusal.
+    died_abnormally_ = true;
+    return Error{ErrorKind::environment,
+                 "git update-ref died during " + std::string(verb) + " (exit " +
+                     std::to_string(code) + ")" + (err.empty() ? "" : ": " + err)};
   }
   if (err.empty()) {
     err = "git update-ref exited during " + std::string(verb) + " (status " +

@@ -1,8 +1,10 @@
 // A long-lived `git update-ref --stdin` child driven with start / updates / prepare / commit /
 // abort, so git takes part in reftx's two-phase commit.
 //
-// Liveness contract: the child inherits exactly one extra descriptor (`inherit_fd`, typically
-// the owner's flock), so the lock is released only when both the parent and git are gone.
+// Liveness contract: a small keeper process holds exactly one descriptor (`inherit_fd`,
+// typically the owner's flock) for as long as git runs, so the lock is released only when both
+// the parent and git are gone; git itself (and its hooks) inherit only stdin/stdout/stderr.
+// git runs with LC_ALL=C so that its messages can be classified.
 // If the parent dies, git reads EOF: before `commit` it aborts and removes its locks; after
 // `commit` it finishes the commit by itself (FACTS.md).
 // Thread-safety: not thread-safe. Move-only. The destructor closes git's stdin and reaps it.
@@ -32,8 +34,11 @@ class UpdateRefProcess {
   UpdateRefProcess& operator=(UpdateRefProcess&& other) noexcept;
   ~UpdateRefProcess();
 
-  // True until git has exited (it exits after any failing verb).
-  bool alive() const { return pid_ > 0; }
+  // True until git has exited (it exits after any failing verb, or may have been killed).
+  bool alive();
+  // After a failed verb: git did not exit by itself (killed, crashed), so the lock files it
+  // held may be left behind. False when git refused cleanly (it removes its locks).
+  bool died_abnormally() const { return died_abnormally_; }
 
   // Writes raw protocol text. Never raises SIGPIPE.
   Status send(std::string_view text);
@@ -49,6 +54,7 @@ class UpdateRefProcess {
   int in_fd_ = -1;   // git's stdin (socket)
   int out_fd_ = -1;  // git's stdout (socket)
   int err_fd_ = -1;  // git's stderr (pipe)
+  bool died_abnormally_ = false;
   std::string out_buf_;
   std::string err_buf_;
 };

@@ -29,7 +29,7 @@ FileLock& FileLock::operator=(FileLock&& other) noexcept {
 FileLock::~FileLock() { release(); }
 
 
-Result<FileLock> FileLock::acquire(const std::string& path, bool wait) {
+Result<FileLock> FileLock::acquire(const std::string& path, bool wait, bool shared) {
   int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0666);
   if (fd < 0) return errno_error("cannot open lock file '" + path + "'", errno);
   FileLock lock;
@@ -37,7 +37,7 @@ Result<FileLock> FileLock::acquire(const std::string& path, bool wait) {
   lock.path_ = path;
   int rc;
   do {
-    rc = ::flock(fd, LOCK_EX | (wait ? 0 : LOCK_NB));
+    rc = ::flock(fd, (shared ? LOCK_SH : LOCK_EX) | (wait ? 0 : LOCK_NB));
   } while (rc != 0 && errno == EINTR);
   if (rc != 0) {
     if (errno == EWOULDBLOCK) return lock;  // held elsewhere

@@ -18,7 +18,8 @@ class FileLock {
 
   // Opens (creating) `path` and takes an exclusive lock, waiting if `wait`.
   // Returns a lock with held() == false if !wait and another process holds it.
-  static Result<FileLock> acquire(const std::string& path, bool wait);
+  // `shared`: LOCK_SH instead of LOCK_EX.
+  static Result<FileLock> acquire(const std::string& path, bool wait, bool shared = false);
 
   // Opens an existing file and tries the exclusive lock without waiting.
   // nullopt-like: held() false and exists() false when the file does not exist.
