@@ -21,7 +21,9 @@
 namespace reftx {
 
 struct Options {
-  // Directory of the LMDB journal. Empty (default): <git-dir>/reftx. Created on first use.
+  // Directory of the LMDB journal. Empty (default): <git-dir>/reftx, in the common git dir
+  // shared by all worktrees (refs are shared too). Created on first use. One journal must serve
+  // one repository only.
   std::string journal_dir;
   // Recover transactions of dead owners inside open(). Default true; false only for inspection.
   bool recover_on_open = true;

@@ -45,7 +45,7 @@ Result<Store> Store::open(const std::string& path, const Options& options) {
   impl->options = options;
   impl->repo = std::move(repo).value();
   impl->journal_dir =
-      options.journal_dir.empty() ? impl->repo.git_dir() + "/reftx" : options.journal_dir;
+      options.journal_dir.empty() ? impl->repo.common_dir() + "/reftx" : options.journal_dir;
   while (impl->journal_dir.size() > 1 && impl->journal_dir.back() == '/') {
     impl->journal_dir.pop_back();
   }

@@ -96,12 +96,13 @@ Result<std::uint64_t> unfinished_decision_on(const detail::StoreState& store, co
 }
 
 // The error a caller gets for a record the commit path could not finish cleanly.
-Error outcome_error(const TxRecord& rec, const Error& cause) {
+// `git_died`: git was killed rather than refusing; an abort then is an environment failure.
+Error outcome_error(const TxRecord& rec, const Error& cause, bool git_died) {
   Error e = cause;
   e.transaction_id = rec.id;
   const std::string id = std::to_string(rec.id);
-  if (rec.state == TxState::aborted) {
-    e.kind = ErrorKind::conflict;
+  if (rec.state == TxState::aborted) {  // nothing applied
+    e.kind = git_died ? ErrorKind::environment : ErrorKind::conflict;
     e.message = "transaction " + id + " aborted: " + rec.reason;
   } else if (rec.state == TxState::committed) {
     e.kind = ErrorKind::environment;
@@ -182,9 +183,10 @@ Result<std::uint64_t> Transaction::commit() {
   if (s) s = git.expect_ok("prepare");
   if (!s) {
     if (git.died_abnormally()) {  // its locks may be left behind
+      rec.reason = s.error().message;
       auto outcome = finish_interrupted(store, rec, window.value());
       if (!outcome) return outcome.error();
-      return outcome_error(rec, s.error());
+      return outcome_error(rec, s.error(), true);
     }
     store.git.reset();  // never reuse a child in an unknown state
     return abort_transaction(store, rec, s.error());
@@ -221,16 +223,17 @@ Result<std::uint64_t> Transaction::commit() {
     // git failed part-way. If it refused (FACTS.md: a name clash can appear after prepare), it
     // released its locks: finish or undo at once. If it died, remove its locks first.
     Result<core::ReconcileOutcome> outcome = core::ReconcileOutcome{};
-    if (git.died_abnormally() || s.error().kind != ErrorKind::conflict) {
+    const bool died = git.died_abnormally();
+    if (died || s.error().kind != ErrorKind::conflict) {
       outcome = finish_interrupted(store, rec, window.value());
     } else {
       store.git.reset();
       outcome = core::reconcile(store, rec, {}, store.owner.child.fd());
     }
-    if (!outcome) return outcome_error(rec, outcome.error());
+    if (!outcome) return outcome_error(rec, outcome.error(), died);
     if (rec.state == TxState::committed && rec.conflicts.empty()) return rec.id;
     if (rec.state == TxState::aborted) core::crash_point("abort.aborted");
-    return outcome_error(rec, s.error());
+    return outcome_error(rec, s.error(), died);
   }
   window.value().release();  // git holds no lock any more
   core::crash_point("apply.git-committed");

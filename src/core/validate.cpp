@@ -32,6 +32,12 @@ Status validate_changes(git::Repository& repo, std::vector<RefChange>& changes) 
     if (c.name.find('\x7f') != std::string::npos) {
       return bad(c, "'" + c.name + "' is not a valid ref name");
     }
+    // These live in each worktree's own git dir, not with the shared refs reftx journals.
+    for (const char* prefix : {"refs/worktree/", "refs/bisect/", "refs/rewritten/"}) {
+      if (c.name.starts_with(prefix)) {
+        return bad(c, "'" + c.name + "' is a per-worktree ref, which reftx does not handle");
+      }
+    }
     if (auto [it, inserted] = seen.emplace(c.name, c.line); !inserted) {
       return bad(c, "ref '" + c.name + "' appears more than once (first at line " +
                         std::to_string(it->second) + ")");

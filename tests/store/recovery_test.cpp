@@ -187,3 +187,77 @@ TEST_CASE("an outside writer's change between crash and recovery is not clobbere
   CHECK(rec.value().state == TxState::committed);
   CHECK(rec.value().conflicts.size() == 1);
 }
+
+TEST_CASE("recovery that cannot run git leaves a decided transaction in flight, untouched") {
+  TempRepo repo;
+  const auto& c = repo.commits();
+  crash_apply(repo, "apply.decided",
+              "update refs/heads/main " + c[0] + " " + c[2] + "\ncreate refs/heads/b " + c[1] + "\n");
+  Options broken = no_auto_recovery();
+  broken.git_executable = "/nonexistent/git";
+  {
+    auto store = Store::open(repo.path(), broken);
+    REQUIRE(store.ok());
+    auto report = store.value().recover();
+    REQUIRE(report.ok());
+    REQUIRE(report.value().actions.size() == 1);
+    CHECK(report.value().actions[0].kind == RecoveryAction::Kind::blocked);
+    auto rec = store.value().get(1);
+    REQUIRE(rec.ok());
+    CHECK(rec.value().state == TxState::committing);  // never "aborted" over a decision
+  }
+  CHECK(repo.ref("refs/heads/main") == c[2]);
+  auto store = Store::open(repo.path(), no_auto_recovery());
+  REQUIRE(store.ok());
+  auto report = store.value().recover();
+  REQUIRE(report.ok());
+  REQUIRE(report.value().actions.size() == 1);
+  CHECK(report.value().actions[0].kind == RecoveryAction::Kind::rolled_forward);
+  CHECK(repo.ref("refs/heads/main") == c[0]);
+  CHECK(repo.ref("refs/heads/b") == c[1]);
+}
+
+TEST_CASE("a live store does not commit over an interrupted decision on the same refs") {
+  TempRepo repo;
+  const auto& c = repo.commits();
+  crash_apply(repo, "apply.decided",
+              "update refs/heads/a " + c[0] + "\nupdate refs/heads/b " + c[0] + "\n");
+  auto store = Store::open(repo.path(), no_auto_recovery());  // a long-lived store, opened early
+  REQUIRE(store.ok());
+  auto id = store.value().begin().update("refs/heads/a", c[1], kZeroOid).commit();
+  REQUIRE_FALSE(id.ok());
+  CHECK(id.error().kind == ErrorKind::conflict);
+  CHECK(id.error().message.find("reftx recover") != std::string::npos);
+  CHECK_FALSE(repo.ref("refs/heads/a").has_value());
+  auto report = store.value().recover();
+  REQUIRE(report.ok());
+  REQUIRE(report.value().actions.size() == 1);
+  CHECK(report.value().actions[0].kind == RecoveryAction::Kind::rolled_forward);
+  CHECK(repo.ref("refs/heads/a") == c[0]);
+  CHECK(repo.ref("refs/heads/b") == c[0]);
+}
+
+TEST_CASE("git killed while its owner lives leaves no lock and no undecided record") {
+  TempRepo repo;
+  const auto& c = repo.commits();
+  const std::string marker = repo.path() + "/kill-once";
+  std::ofstream(marker) << "";
+  const std::string hook = repo.git_dir() + "/hooks/reference-transaction";
+  std::ofstream(hook) << "#!/bin/sh\nif [ \"$1\" = prepared ] && [ -f '" << marker
+                      << "' ]; then rm -f '" << marker << "'; kill -9 $PPID; fi\nexit 0\n";
+  std::filesystem::permissions(hook, std::filesystem::perms::owner_all);
+  auto store = Store::open(repo.path());
+  REQUIRE(store.ok());
+  auto id = store.value().begin().update("refs/heads/main", c[0], c[2]).create("refs/heads/n", c[1]).commit();
+  REQUIRE_FALSE(id.ok());
+  CHECK(id.error().kind == ErrorKind::environment);
+  CHECK(repo.lock_files().empty());
+  CHECK(repo.ref("refs/heads/main") == c[2]);
+  auto rec = store.value().get(id.error().transaction_id);
+  REQUIRE(rec.ok());
+  CHECK(rec.value().state == TxState::aborted);
+  // The store goes on with a fresh git.
+  auto next = store.value().begin().update("refs/heads/main", c[0], c[2]).commit();
+  REQUIRE_MESSAGE(next.ok(), next.error().message);
+  CHECK(repo.ref("refs/heads/main") == c[0]);
+}

@@ -156,7 +156,7 @@ TEST_CASE("a commit that git fails half-way is compensated: nothing stays applie
                 .create("refs/heads/n1", c[0])
                 .commit();
   REQUIRE_FALSE(id.ok());
-  CHECK(id.error().kind == ErrorKind::conflict);
+  CHECK_MESSAGE(id.error().kind == ErrorKind::conflict, id.error().message);
   CHECK(repo.ref("refs/heads/main") == c[2]);  // compensated back to its old value
   CHECK_FALSE(repo.ref("refs/heads/n1").has_value());
   CHECK(repo.ref("refs/heads/n1/sub") == c[1]);  // the other writer's ref is untouched
