@@ -130,8 +130,8 @@ Result<StaleLocks> remove_stale_locks(git::Repository& repo, const TxRecord& rec
   // packed-refs.lock (empty) and packed-refs.new belong to a git that deletes refs. Ours when
   // packed-refs.new no longer lists the refs we delete, and either the lock of such a ref was
   // ours, or packed-refs.new was written after our record (a git killed while releasing its
-  // locks may have dropped the ref lock first). A bare packed-refs.lock with neither is left:
-  // it could be a `git pack-refs` that has just started.
+  // locks may have dropped the ref lock first). A bare packed-refs.lock is ours only after a
+  // commit rewrote packed-refs (below); otherwise it could be a `git pack-refs` just started.
   if (!deleted.empty()) {
     bool deleting_now = false;
     for (const std::string& name : deleted) deleting_now = deleting_now || matched.count(name);
@@ -151,7 +151,26 @@ Result<StaleLocks> remove_stale_locks(git::Repository& repo, const TxRecord& rec
     }
     auto lock_ours = is_ours(lock, record, {""});
     if (!lock_ours) return lock_ours.error();
-    const bool witnessed = deleting_now && (!next_content.value() || next_is_ours);
+    // git releases packed-refs.lock last, after it has renamed packed-refs.new over packed-refs
+    // and unlocked the refs: then packed-refs itself, rewritten after our record without the
+    // refs we delete, is the witness.
+    bool rewritten_for_us = false;
+    if (record.state != TxState::pending && !next_content.value()) {
+      const std::string packed = repo.common_dir() + "/packed-refs";
+      auto packed_content = util::read_file(packed);
+      if (!packed_content) return packed_content.error();
+      auto mtime = util::mtime_ns(packed);
+      rewritten_for_us = packed_content.value() && mtime &&
+                         *mtime >= record.created_ns - kClockSlackNs;
+      for (const std::string& name : deleted) {
+        if (rewritten_for_us &&
+            packed_content.value()->find(" " + name + "\n") != std::string::npos) {
+          rewritten_for_us = false;
+        }
+      }
+    }
+    const bool witnessed =
+        (deleting_now && (!next_content.value() || next_is_ours)) || rewritten_for_us;
     if (lock_ours.value() && (witnessed || next_is_ours)) {
       std::vector<std::string> paths;
       if (next_content.value()) paths.push_back(next);
