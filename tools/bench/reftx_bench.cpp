@@ -170,47 +170,47 @@ class Repo {
     git_tree* tree = nullptr;
     git_signature* sig = nullptr;
     git_commit* parent = nullptr;
-    try {
-      check_git("git_repository_config", git_repository_config(&config, repo));
-      check_git("git_config_set_string", git_config_set_string(config, "user.name", "bench"));
-      check_git("git_config_set_string",
-                git_config_set_string(config, "user.email", "bench@example.invalid"));
-      check_git("git_treebuilder_new", git_treebuilder_new(&builder, repo, nullptr));
-      git_oid tree_id;
-      check_git("git_treebuilder_write", git_treebuilder_write(&tree_id, builder));
-      check_git("git_tree_lookup", git_tree_lookup(&tree, repo, &tree_id));
-      check_git("git_signature_new", git_signature_new(&sig, "bench", "bench@example.invalid",
-                                                       1700000000, 0));
-      for (const char* message : {"bench A\n", "bench B\n"}) {
-        git_oid id;
-        const git_commit* parents[] = {parent};
-        check_git("git_commit_create",
-                  git_commit_create(&id, repo, nullptr, sig, sig, nullptr, message, tree,
-                                    parent != nullptr ? 1 : 0, parents));
+    // Frees everything above on every exit, normal or by exception.
+    struct Cleanup {
+      git_repository*& repo;
+      git_config*& config;
+      git_treebuilder*& builder;
+      git_tree*& tree;
+      git_signature*& sig;
+      git_commit*& parent;
+      ~Cleanup() {
         git_commit_free(parent);
-        parent = nullptr;
-        check_git("git_commit_lookup", git_commit_lookup(&parent, repo, &id));
-        char hex[GIT_OID_HEXSZ + 1];
-        git_oid_tostr(hex, sizeof hex, &id);
-        ids.emplace_back(hex);
+        git_signature_free(sig);
+        git_tree_free(tree);
+        git_treebuilder_free(builder);
+        git_config_free(config);
+        git_repository_free(repo);
+        git_libgit2_shutdown();
       }
-    } catch (...) {
+    } cleanup{repo, config, builder, tree, sig, parent};
+    check_git("git_repository_config", git_repository_config(&config, repo));
+    check_git("git_config_set_string", git_config_set_string(config, "user.name", "bench"));
+    check_git("git_config_set_string",
+              git_config_set_string(config, "user.email", "bench@example.invalid"));
+    check_git("git_treebuilder_new", git_treebuilder_new(&builder, repo, nullptr));
+    git_oid tree_id;
+    check_git("git_treebuilder_write", git_treebuilder_write(&tree_id, builder));
+    check_git("git_tree_lookup", git_tree_lookup(&tree, repo, &tree_id));
+    check_git("git_signature_new", git_signature_new(&sig, "bench", "bench@example.invalid",
+                                                     1700000000, 0));
+    for (const char* message : {"bench A\n", "bench B\n"}) {
+      git_oid id;
+      const git_commit* parents[] = {parent};
+      check_git("git_commit_create",
+                git_commit_create(&id, repo, nullptr, sig, sig, nullptr, message, tree,
+                                  parent != nullptr ? 1 : 0, parents));
       git_commit_free(parent);
-      git_signature_free(sig);
-      git_tree_free(tree);
-      git_treebuilder_free(builder);
-      git_config_free(config);
-      git_repository_free(repo);
-      git_libgit2_shutdown();
-      throw;
+      parent = nullptr;
+      check_git("git_commit_lookup", git_commit_lookup(&parent, repo, &id));
+      char hex[GIT_OID_HEXSZ + 1];
+      git_oid_tostr(hex, sizeof hex, &id);
+      ids.emplace_back(hex);
     }
-    git_commit_free(parent);
-    git_signature_free(sig);
-    git_tree_free(tree);
-    git_treebuilder_free(builder);
-    git_config_free(config);
-    git_repository_free(repo);
-    git_libgit2_shutdown();
     return ids;
   }
 

@@ -10,8 +10,23 @@
 namespace reftx_bench {
 namespace {
 
+// A command started per transaction with the update script on its stdin; exit 0 = committed.
+class ProcessVariant : public Variant {
+ public:
+  void apply(const std::vector<std::string>& refs, const std::string& old_oid,
+             const std::string& new_oid) override {
+    const int status = run_process(argv_, update_script(refs, old_oid, new_oid));
+    if (status != 0) {
+      throw std::runtime_error(argv_.front() + " exited with status " + std::to_string(status));
+    }
+  }
+
+ protected:
+  std::vector<std::string> argv_;
+};
+
 // `git update-ref --stdin` in a new process per transaction; the whole script is one batch.
-class GitUpdateRef final : public Variant {
+class GitUpdateRef final : public ProcessVariant {
  public:
   GitUpdateRef(const Fixture& fixture, const Tools& tools, bool fsync_refs) {
     argv_ = {tools.git, "--git-dir=" + fixture.git_dir};
@@ -21,35 +36,14 @@ class GitUpdateRef final : public Variant {
     }
     for (const char* a : {"update-ref", "-m", "reftx-bench", "--stdin"}) argv_.emplace_back(a);
   }
-
-  void apply(const std::vector<std::string>& refs, const std::string& old_oid,
-             const std::string& new_oid) override {
-    const int status = run_process(argv_, update_script(refs, old_oid, new_oid));
-    if (status != 0) {
-      throw std::runtime_error("git update-ref exited with status " + std::to_string(status));
-    }
-  }
-
- private:
-  std::vector<std::string> argv_;
 };
 
 // `reftx apply` in a new process per transaction.
-class ReftxCli final : public Variant {
+class ReftxCli final : public ProcessVariant {
  public:
-  ReftxCli(const Fixture& fixture, const Tools& tools)
-      : argv_{tools.reftx, "-C", fixture.work_dir, "apply", "-m", "reftx-bench"} {}
-
-  void apply(const std::vector<std::string>& refs, const std::string& old_oid,
-             const std::string& new_oid) override {
-    const int status = run_process(argv_, update_script(refs, old_oid, new_oid));
-    if (status != 0) {
-      throw std::runtime_error("reftx apply exited with status " + std::to_string(status));
-    }
+  ReftxCli(const Fixture& fixture, const Tools& tools) {
+    argv_ = {tools.reftx, "-C", fixture.work_dir, "apply", "-m", "reftx-bench"};
   }
-
- private:
-  std::vector<std::string> argv_;
 };
 
 // One reftx::Store opened at construction and reused by every transaction.
