@@ -35,6 +35,15 @@ struct Options {
   bool durable = true;
   // The git binary driven for ref updates. Default "git" (searched in PATH).
   std::string git_executable = "git";
+  // Directory that file paths are relative to. Empty (default): the repository's work tree; a
+  // bare repository then has none and file changes are refused.
+  std::string work_tree;
+};
+
+// One tool-state entry.
+struct StateEntry {
+  std::string key;
+  std::string value;
 };
 
 // What recovery did to one transaction.
@@ -72,9 +81,31 @@ class Transaction {
   Transaction& verify(std::string name, std::optional<std::string> expected_old = std::nullopt);
   Transaction& add(RefChange change);
 
-  const std::vector<RefChange>& changes() const { return changes_; }
+  // Replaces the work-tree file `path` with blob `new_blob` (which must be in the object
+  // database) or with `content` (stored as a blob at commit). expected_old: blob the file must
+  // hold (kZeroOid = must not exist); nullopt = not checked. mode: 0 keeps the file's mode
+  // (100644 for a new file), 0100755 makes it executable, 0100644 not.
+  Transaction& write_file(std::string path, std::string new_blob,
+                          std::optional<std::string> expected_old = std::nullopt,
+                          std::uint32_t mode = 0);
+  Transaction& write_file_content(std::string path, std::string content,
+                                  std::optional<std::string> expected_old = std::nullopt,
+                                  std::uint32_t mode = 0);
+  Transaction& remove_file(std::string path,
+                           std::optional<std::string> expected_old = std::nullopt);
+  Transaction& add(FileChange change);
 
-  // Applies every change or none. Returns the journal id once every ref is durable.
+  // Tool state: becomes visible at the commit point, with the refs and files.
+  Transaction& set(std::string key, std::string value);
+  Transaction& unset(std::string key);
+  Transaction& add(KeyChange change);
+
+  Transaction& add(Changes changes);
+
+  const Changes& changes() const { return changes_; }
+
+  // Applies every change (refs, files, state) or none. Returns the journal id once every change
+  // is durable. Old file content is saved as a blob (durably) before a file is replaced.
   // Errors: invalid_input (nothing recorded), conflict (recorded as aborted, error carries its
   // id), environment. The transaction is consumed either way.
   Result<std::uint64_t> commit();
@@ -84,7 +115,7 @@ class Transaction {
   Transaction(detail::StoreState* store, std::string message);
   detail::StoreState* store_;  // not owned; the Store must outlive its transactions
   std::string message_;
-  std::vector<RefChange> changes_;
+  Changes changes_;
 };
 
 class Store {
@@ -103,13 +134,19 @@ class Store {
   Result<std::vector<TxRecord>> list() const;
   Result<TxRecord> get(std::uint64_t id) const;
 
+  // Tool state, read from one consistent snapshot: only committed transactions' values.
+  // get_state: nullopt if absent. list_state: keys starting with `prefix`, in byte order.
+  Result<std::optional<std::string>> get_state(const std::string& key) const;
+  Result<std::vector<StateEntry>> list_state(const std::string& prefix = {}) const;
+
   // Rolls every transaction whose owner is dead forward (decided) or back (undecided).
   // Idempotent; safe to kill at any point and rerun.
   Result<RecoveryReport> recover();
 
-  // The repository's git dir and the journal directory in use.
+  // The repository's git dir, the journal directory and the work tree in use ("" if none).
   const std::string& git_dir() const;
   const std::string& journal_dir() const;
+  const std::string& work_tree() const;
 
   explicit Store(std::unique_ptr<detail::StoreState> impl);
 

@@ -30,6 +30,32 @@ struct RefChange {
   int line = 0;                             // script line (or queue position) for messages
 };
 
+// One working-tree file to replace or remove. Paths are relative to the work tree, '/'-separated.
+struct FileChange {
+  std::string path;
+  std::string new_blob;  // blob id of the new content; kZeroOid removes the file
+  // Content to store as the new blob at commit (library only); when set, new_blob is ignored.
+  std::optional<std::string> content;
+  std::optional<std::string> expected_old;  // blob the file must hold; kZeroOid = must not exist
+  std::uint32_t mode = 0;  // 0 = keep the file's mode (new files: 100644); 0100644 or 0100755
+  int line = 0;
+};
+
+// One tool-state key to set or unset, in the journal's LMDB database.
+struct KeyChange {
+  std::string key;                   // 1..511 bytes, no NUL
+  std::optional<std::string> value;  // nullopt unsets
+  int line = 0;
+};
+
+// Everything one script or transaction asks for, in script order within each kind.
+struct Changes {
+  std::vector<RefChange> refs;
+  std::vector<FileChange> files;
+  std::vector<KeyChange> keys;
+  bool empty() const { return refs.empty() && files.empty() && keys.empty(); }
+};
+
 // Lifecycle of a journaled transaction; see docs/protocol.md.
 enum class TxState : std::uint8_t {
   pending = 1,       // recorded, git may hold locks; not decided. Recovery rolls back.
@@ -51,6 +77,28 @@ struct RefRecord {
   std::string new_oid;     // kZeroOid for a delete; for verify, equals old
 };
 
+// A working-tree file in the journal. Modes are POSIX st_mode values (S_IFREG | permissions);
+// 0 = absent. Blob ids use kZeroOid for "absent".
+struct FileRecord {
+  std::string path;
+  std::optional<std::string> expected_old;
+  std::string old_blob = kZeroOid;  // what the file held, saved durably in the object database
+  std::uint32_t old_mode = 0;
+  bool old_known = false;           // false while pending: not read yet
+  std::string new_blob = kZeroOid;  // kZeroOid: the transaction removes the file
+  std::uint32_t requested_mode = 0;  // as asked (0, 0100644, 0100755)
+  std::uint32_t new_mode = 0;        // resolved when old is read
+  std::vector<std::string> created_dirs;  // parents the transaction creates, outermost first
+};
+
+// A tool-state key in the journal. nullopt = absent.
+struct KeyRecord {
+  std::string key;
+  std::optional<std::string> old_value;
+  bool old_known = false;  // false until the decision (or abort) reads it
+  std::optional<std::string> new_value;
+};
+
 // One journal record: a transaction and what became of it.
 struct TxRecord {
   std::uint64_t id = 0;
@@ -61,8 +109,11 @@ struct TxRecord {
   std::int32_t owner_pid = 0;
   std::string owner;  // name of the owner's liveness lock
   std::vector<RefRecord> refs;
+  std::string work_tree;  // absolute; empty when the transaction has no files
+  std::vector<FileRecord> files;
+  std::vector<KeyRecord> keys;
   std::string reason;                  // why it was aborted or rolled back
-  std::vector<std::string> conflicts;  // refs left alone because another writer changed them
+  std::vector<std::string> conflicts;  // refs, files, keys left alone because another writer changed them
 };
 
 }  // namespace reftx

@@ -22,6 +22,10 @@ struct StoreState {
   git::Repository repo;
   journal::Journal journal;
   std::string journal_dir;
+  std::string work_tree;     // absolute, symlinks resolved; empty: no work tree
+  std::string git_dir_real;  // realpaths: no file path may lead inside these
+  std::string common_dir_real;
+  std::string journal_dir_real;
   core::OwnerLocks owner;  // held while this Store lives; owner.child is inherited by git
   std::optional<git::UpdateRefProcess> git;  // long-lived; respawned after git exits
 

@@ -1,6 +1,7 @@
 #include "core/reconcile.hpp"
 
 #include "core/crash.hpp"
+#include "core/file_ops.hpp"
 #include "core/ref_files.hpp"
 #include "util/fs.hpp"
 
@@ -41,9 +42,10 @@ Status run_update_ref(detail::StoreState& store, const std::string& lines, int i
   return p.expect_ok("commit");
 }
 
-Status save(detail::StoreState& store, TxRecord& record) {
+Status save(detail::StoreState& store, TxRecord& record,
+            journal::StateStep step = journal::StateStep::none) {
   record.updated_ns = util::now_ns();
-  return store.journal.put(record);
+  return store.journal.put(record, step);
 }
 
 }  // namespace
@@ -86,9 +88,11 @@ Result<ReconcileOutcome> reconcile(detail::StoreState& store, TxRecord& record,
         }
       }
       if (recovering) crash_point("recover.refs-written");
+      if (Status s = discard_files(store, record); !s) return s.error();
+      if (recovering) crash_point("recover.files-written");
       record.state = TxState::aborted;
       if (record.reason.empty()) record.reason = "owner died before the commit decision";
-      if (Status s = save(store, record); !s) return s.error();
+      if (Status s = save(store, record, journal::StateStep::observe); !s) return s.error();
       return ReconcileOutcome{RecoveryAction::Kind::rolled_back, {}};
     }
     if (is_terminal(record.state)) {
@@ -144,13 +148,23 @@ Result<ReconcileOutcome> reconcile(detail::StoreState& store, TxRecord& record,
       }
     }
     if (recovering) crash_point("recover.refs-written");
+    auto file_conflicts = reconcile_files(store, record, forward);
+    if (!file_conflicts) return file_conflicts.error();
+    conflicts.insert(conflicts.end(), file_conflicts.value().begin(), file_conflicts.value().end());
+    if (recovering) crash_point("recover.files-written");
     if (store.options.durable) {
       if (Status s = sync_ref_dirs(store.repo, record, !forward); !s) return s.error();
     }
     record.state = forward ? TxState::committed : TxState::aborted;
     record.conflicts = conflicts;
     if (!forward && record.reason.empty()) record.reason = "rolled back";
-    if (Status s = save(store, record); !s) return s.error();
+    // Rolling back puts the tool state back in the same write (decided keys were applied).
+    if (Status s = save(store, record, forward ? journal::StateStep::none
+                                               : journal::StateStep::revert);
+        !s) {
+      return s.error();
+    }
+    conflicts = record.conflicts;
     ReconcileOutcome outcome;
     outcome.kind = forward ? RecoveryAction::Kind::rolled_forward
                            : RecoveryAction::Kind::rolled_back;

@@ -72,18 +72,21 @@ Result<std::vector<std::string>> split_fields(std::string_view rest, int line) {
   return fields;
 }
 
+enum class Kind { ref, file, key };
+
 struct VerbSpec {
   const char* name;
-  RefOp op;
-  std::size_t required;  // after the ref: new for update/create
-  std::size_t optional;  // old value
+  Kind kind;
+  RefOp op;              // refs only
+  std::size_t required;  // values after the ref/path/key
+  std::size_t optional;  // text mode: trailing optional values; -z mode: always present
 };
 
 constexpr VerbSpec kVerbs[] = {
-    {"update", RefOp::update, 1, 1},
-    {"create", RefOp::create, 1, 0},
-    {"delete", RefOp::remove, 0, 1},
-    {"verify", RefOp::verify, 0, 1},
+    {"update", Kind::ref, RefOp::update, 1, 1}, {"create", Kind::ref, RefOp::create, 1, 0},
+    {"delete", Kind::ref, RefOp::remove, 0, 1}, {"verify", Kind::ref, RefOp::verify, 0, 1},
+    {"write", Kind::file, RefOp::update, 1, 2}, {"remove", Kind::file, RefOp::remove, 0, 1},
+    {"set", Kind::key, RefOp::update, 1, 0},    {"unset", Kind::key, RefOp::remove, 0, 0},
 };
 
 const VerbSpec* find_verb(std::string_view verb) {
@@ -102,41 +105,101 @@ Error unknown_verb(std::string_view verb, int line) {
   return bad_line(line, "unknown command '" + std::string(verb) + "'");
 }
 
-// Builds a change from a verb, its ref and value fields (empty old = not given).
-Result<RefChange> make_change(const VerbSpec& spec, std::string ref,
-                              const std::vector<std::string>& values, int line) {
-  if (ref.empty()) return bad_line(line, std::string(spec.name) + ": missing ref name");
+const char* subject(Kind kind) {
+  return kind == Kind::ref ? "ref name" : kind == Kind::file ? "path" : "key";
+}
+
+Result<std::string> parse_oid(const VerbSpec& spec, const std::string& target,
+                              const std::string& value, const char* role, int line) {
+  if (!util::is_hex_oid(value)) {
+    return bad_line(line, std::string(spec.name) + " " + target + ": bad " + role + " value '" +
+                              value + "' (expected 40 hex digits)");
+  }
+  return util::normalize_oid(value);
+}
+
+// Adds the change a verb with its target (ref, path or key) and values describes.
+// `values` holds the required values, then the optional ones (empty = not given).
+Status add_change(const VerbSpec& spec, std::string target, std::vector<std::string> values,
+                  int line, Changes& out) {
+  if (target.empty()) return bad_line(line, std::string(spec.name) + ": missing " + subject(spec.kind));
+  const std::string label = std::string(spec.name) + " " + target;
   if (values.size() < spec.required) {
-    return bad_line(line, std::string(spec.name) + " " + ref + ": missing new value");
+    const char* what = spec.kind == Kind::key ? "value" : spec.kind == Kind::file ? "blob" : "new value";
+    return bad_line(line, label + ": missing " + what);
   }
   if (values.size() > spec.required + spec.optional) {
-    return bad_line(line, std::string(spec.name) + " " + ref + ": too many arguments");
+    return bad_line(line, label + ": too many arguments");
+  }
+  values.resize(spec.required + spec.optional);
+  if (spec.kind == Kind::key) {
+    KeyChange change{std::move(target), std::nullopt, line};
+    if (spec.required == 1) change.value = std::move(values[0]);
+    out.keys.push_back(std::move(change));
+    return {};
+  }
+  std::optional<std::string> old;
+  const std::size_t old_at = spec.required;
+  if (old_at < values.size() && !values[old_at].empty()) {
+    auto parsed = parse_oid(spec, target, values[old_at], "old", line);
+    if (!parsed) return parsed.error();
+    old = std::move(parsed).value();
+  }
+  if (spec.kind == Kind::file) {
+    FileChange change;
+    change.path = std::move(target);
+    change.line = line;
+    change.expected_old = std::move(old);
+    change.new_blob = kZeroOid;
+    if (spec.required == 1) {
+      auto blob = parse_oid(spec, change.path, values[0], "blob", line);
+      if (!blob) return blob.error();
+      change.new_blob = std::move(blob).value();
+      const std::string& mode = values[2];
+      if (mode == "mode=100755") {
+        change.mode = 0100755;
+      } else if (mode == "mode=100644") {
+        change.mode = 0100644;
+      } else if (!mode.empty()) {
+        return bad_line(line, label + ": bad mode '" + mode +
+                                  "' (expected mode=100644 or mode=100755)");
+      }
+    }
+    out.files.push_back(std::move(change));
+    return {};
   }
   RefChange change;
   change.op = spec.op;
-  change.name = std::move(ref);
+  change.name = std::move(target);
   change.line = line;
   change.new_oid = kZeroOid;
+  change.expected_old = std::move(old);
   if (spec.required == 1) {
-    if (!util::is_hex_oid(values[0])) {
-      return bad_line(line, std::string(spec.name) + " " + change.name + ": bad new value '" +
-                                values[0] + "' (expected 40 hex digits)");
-    }
-    change.new_oid = util::normalize_oid(values[0]);
+    auto parsed = parse_oid(spec, change.name, values[0], "new", line);
+    if (!parsed) return parsed.error();
+    change.new_oid = std::move(parsed).value();
   }
-  if (values.size() > spec.required && !values[spec.required].empty()) {
-    const std::string& old = values[spec.required];
-    if (!util::is_hex_oid(old)) {
-      return bad_line(line, std::string(spec.name) + " " + change.name + ": bad old value '" +
-                                old + "' (expected 40 hex digits)");
-    }
-    change.expected_old = util::normalize_oid(old);
-  }
-  return change;
+  out.refs.push_back(std::move(change));
+  return {};
 }
 
-Result<std::vector<RefChange>> parse_text(std::string_view script) {
-  std::vector<RefChange> changes;
+// Text mode `write`: the mode is the last field if it starts with "mode="; the old blob sits
+// between the new blob and it. Returns values laid out as {blob, old, mode}.
+std::vector<std::string> layout_write_fields(std::vector<std::string> f) {
+  std::string mode;
+  if (!f.empty() && f.back().rfind("mode=", 0) == 0) {
+    mode = std::move(f.back());
+    f.pop_back();
+  }
+  if (f.size() > 2) return f;  // too many: reported by add_change
+  f.resize(2);
+  f.push_back(std::move(mode));
+  if (f[0].empty()) f.resize(0);  // missing blob
+  return f;
+}
+
+Result<Changes> parse_text(std::string_view script) {
+  Changes changes;
   int line_no = 0;
   while (!script.empty()) {
     ++line_no;
@@ -148,22 +211,39 @@ Result<std::vector<RefChange>> parse_text(std::string_view script) {
     std::string_view verb = line.substr(0, space);
     const VerbSpec* spec = find_verb(verb);
     if (spec == nullptr) return unknown_verb(verb, line_no);
-    auto fields = split_fields(
-        space == std::string_view::npos ? std::string_view{} : line.substr(space + 1), line_no);
+    std::string_view rest =
+        space == std::string_view::npos ? std::string_view{} : line.substr(space + 1);
+    if (spec->kind == Kind::key) {  // key, then the value verbatim
+      auto key_end = rest.find(' ');
+      std::string key(rest.substr(0, key_end));
+      std::vector<std::string> values;
+      if (key_end != std::string_view::npos) values.emplace_back(rest.substr(key_end + 1));
+      if (Status s = add_change(*spec, std::move(key), std::move(values), line_no, changes); !s) {
+        return s.error();
+      }
+      continue;
+    }
+    auto fields = split_fields(rest, line_no);
     if (!fields) return fields.error();
     std::vector<std::string>& f = fields.value();
-    if (f.empty()) return bad_line(line_no, std::string(spec->name) + ": missing ref name");
-    std::string ref = std::move(f.front());
+    if (f.empty()) {
+      return bad_line(line_no, std::string(spec->name) + ": missing " + subject(spec->kind));
+    }
+    std::string target = std::move(f.front());
     f.erase(f.begin());
-    auto change = make_change(*spec, std::move(ref), f, line_no);
-    if (!change) return change.error();
-    changes.push_back(std::move(change).value());
+    if (spec->kind == Kind::file && spec->required == 1) {
+      bool too_many = f.size() > 3 || (f.size() == 3 && f.back().rfind("mode=", 0) != 0);
+      if (!too_many) f = layout_write_fields(std::move(f));
+    }
+    if (Status s = add_change(*spec, std::move(target), std::move(f), line_no, changes); !s) {
+      return s.error();
+    }
   }
   return changes;
 }
 
-Result<std::vector<RefChange>> parse_nul(std::string_view script) {
-  std::vector<RefChange> changes;
+Result<Changes> parse_nul(std::string_view script) {
+  Changes changes;
   int command = 0;
   auto next_field = [&script](std::optional<std::string>& out) {
     auto nul = script.find('\0');
@@ -181,25 +261,26 @@ Result<std::vector<RefChange>> parse_nul(std::string_view script) {
     if (verb.empty()) return bad_line(command, "empty command");
     const VerbSpec* spec = find_verb(verb);
     if (spec == nullptr) return unknown_verb(verb, command);
-    std::string ref = space == std::string::npos ? "" : head->substr(space + 1);
+    std::string target = space == std::string::npos ? "" : head->substr(space + 1);
     std::vector<std::string> values;
     for (std::size_t i = 0; i < spec->required + spec->optional; ++i) {
       std::optional<std::string> value;
       if (!next_field(value)) {
-        return bad_line(command, std::string(spec->name) + " " + ref + ": truncated command");
+        return bad_line(command, std::string(spec->name) + " " + target + ": truncated command");
       }
       values.push_back(std::move(*value));
     }
-    auto change = make_change(*spec, std::move(ref), values, command);
-    if (!change) return change.error();
-    changes.push_back(std::move(change).value());
+    if (spec->kind == Kind::file && spec->required == 1 && values[0].empty()) values.clear();
+    if (Status s = add_change(*spec, std::move(target), std::move(values), command, changes); !s) {
+      return s.error();
+    }
   }
   return changes;
 }
 
 }  // namespace
 
-Result<std::vector<RefChange>> parse_script(std::string_view script, bool nul_separated) {
+Result<Changes> parse_script(std::string_view script, bool nul_separated) {
   auto changes = nul_separated ? parse_nul(script) : parse_text(script);
   if (changes && changes.value().empty()) {
     return Error{ErrorKind::invalid_input, "empty script: no command to apply"};

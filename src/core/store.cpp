@@ -1,11 +1,37 @@
 #include "reftx/store.hpp"
 
+#include <sys/stat.h>
+
+#include <cstdlib>
+
 #include "core/context.hpp"
 #include "core/owners.hpp"
 #include "core/recovery.hpp"
 #include "util/fs.hpp"
 
 namespace reftx {
+namespace {
+
+std::string real_path(const std::string& path) {
+  char* real = ::realpath(path.c_str(), nullptr);
+  if (real == nullptr) return path;
+  std::string out = real;
+  std::free(real);
+  return out;
+}
+
+// The work tree file paths are relative to: Options::work_tree, else the repository's own.
+Result<std::string> resolve_work_tree(const Options& options, const git::Repository& repo) {
+  const std::string& given = options.work_tree.empty() ? repo.work_dir() : options.work_tree;
+  if (given.empty()) return std::string();
+  struct stat st {};
+  if (::stat(given.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
+    return Error{ErrorKind::invalid_input, "work tree '" + given + "' is not a directory"};
+  }
+  return real_path(given);
+}
+
+}  // namespace
 
 Store::Store(std::unique_ptr<detail::StoreState> impl) : impl_(std::move(impl)) {}
 Store::Store(Store&&) noexcept = default;
@@ -49,9 +75,15 @@ Result<Store> Store::open(const std::string& path, const Options& options) {
   while (impl->journal_dir.size() > 1 && impl->journal_dir.back() == '/') {
     impl->journal_dir.pop_back();
   }
+  auto work_tree = resolve_work_tree(options, impl->repo);
+  if (!work_tree) return work_tree.error();
+  impl->work_tree = std::move(work_tree).value();
   auto journal = journal::Journal::open(impl->journal_dir, options.read_only, options.durable);
   if (!journal) return journal.error();
   impl->journal = std::move(journal).value();
+  impl->git_dir_real = real_path(impl->repo.git_dir());
+  impl->common_dir_real = real_path(impl->repo.common_dir());
+  impl->journal_dir_real = real_path(impl->journal_dir);
   if (options.read_only) return Store(std::move(impl));
 
   auto recovery_lock =
@@ -79,6 +111,21 @@ Result<TxRecord> Store::get(std::uint64_t id) const {
   return impl_->journal.get(id);
 }
 
+Result<std::optional<std::string>> Store::get_state(const std::string& key) const {
+  std::lock_guard<std::mutex> guard(impl_->mutex);
+  return impl_->journal.get_state(key);
+}
+
+Result<std::vector<StateEntry>> Store::list_state(const std::string& prefix) const {
+  std::lock_guard<std::mutex> guard(impl_->mutex);
+  auto entries = impl_->journal.list_state(prefix);
+  if (!entries) return entries.error();
+  std::vector<StateEntry> out;
+  out.reserve(entries.value().size());
+  for (auto& [key, value] : entries.value()) out.push_back({std::move(key), std::move(value)});
+  return out;
+}
+
 Result<RecoveryReport> Store::recover() {
   std::lock_guard<std::mutex> guard(impl_->mutex);
   if (impl_->options.read_only) {
@@ -92,5 +139,6 @@ Result<RecoveryReport> Store::recover() {
 
 const std::string& Store::git_dir() const { return impl_->repo.git_dir(); }
 const std::string& Store::journal_dir() const { return impl_->journal_dir; }
+const std::string& Store::work_tree() const { return impl_->work_tree; }
 
 }  // namespace reftx

@@ -1,8 +1,11 @@
 // Transaction builder and the commit protocol (docs/protocol.md, "Commit").
 #include <unistd.h>
 
+#include <set>
+
 #include "core/context.hpp"
 #include "core/crash.hpp"
+#include "core/file_ops.hpp"
 #include "core/reconcile.hpp"
 #include "core/owners.hpp"
 #include "core/recovery.hpp"
@@ -14,7 +17,8 @@ namespace reftx {
 namespace {
 
 TxRecord make_record(const detail::StoreState& store, const std::string& message,
-                     const std::vector<RefChange>& changes) {
+                     const Changes& all, const std::vector<std::vector<std::string>>& created) {
+  const std::vector<RefChange>& changes = all.refs;
   TxRecord rec;
   rec.state = TxState::pending;
   rec.message = message;
@@ -30,7 +34,47 @@ TxRecord make_record(const detail::StoreState& store, const std::string& message
     ref.new_oid = c.op == RefOp::verify ? *c.expected_old : c.new_oid;
     rec.refs.push_back(std::move(ref));
   }
+  if (!all.files.empty()) rec.work_tree = store.work_tree;
+  for (std::size_t i = 0; i < all.files.size(); ++i) {
+    const FileChange& f = all.files[i];
+    FileRecord file;
+    file.path = f.path;
+    file.expected_old = f.expected_old;
+    file.new_blob = f.new_blob;
+    file.requested_mode = f.mode;
+    file.created_dirs = created[i];
+    rec.files.push_back(std::move(file));
+  }
+  for (const KeyChange& k : all.keys) {
+    KeyRecord key;
+    key.key = k.key;
+    key.new_value = k.value;
+    rec.keys.push_back(std::move(key));
+  }
   return rec;
+}
+
+// Refuses a transaction that would change a file another in-flight transaction changes, unless
+// that one is undecided and its owner dead (it will be rolled back and never touches the file).
+// Runs inside the journal write that records the transaction: two cannot both pass.
+Status admit_files(const detail::StoreState& store, const TxRecord& rec, const TxRecord& other) {
+  if (rec.files.empty() || other.files.empty() || other.work_tree != rec.work_tree) return {};
+  for (const FileRecord& theirs : other.files) {
+    for (const FileRecord& ours : rec.files) {
+      if (theirs.path != ours.path) continue;
+      if (other.state == TxState::pending) {
+        auto alive = core::owner_alive(store.journal_dir, other.owner);
+        if (!alive) return alive.error();
+        if (!alive.value()) continue;
+      }
+      return Error{ErrorKind::conflict,
+                   "file " + ours.path + " is being changed by transaction " +
+                       std::to_string(other.id) +
+                       (other.state == TxState::pending ? "" : "; run `reftx recover` if its "
+                                                               "process died")};
+    }
+  }
+  return {};
 }
 
 Status read_old_values(git::Repository& repo, TxRecord& rec) {
@@ -48,11 +92,16 @@ Status read_old_values(git::Repository& repo, TxRecord& rec) {
 Error abort_transaction(detail::StoreState& store, TxRecord& rec, Error cause) {
   core::crash_point("abort.git-refused");
   (void)read_old_values(store.repo, rec);  // best effort: an unreadable ref stays "unknown"
+  (void)core::discard_files(store, rec);
   rec.state = TxState::aborted;
   rec.reason = cause.message;
   rec.updated_ns = util::now_ns();
   // Lazy: if a power loss undoes this write, recovery finds the record pending and aborts it.
-  if (Status s = store.journal.put(rec, journal::LmdbEnv::Commit::lazy); !s) return s.error();
+  if (Status s = store.journal.put(rec, journal::StateStep::observe,
+                                   journal::LmdbEnv::Commit::lazy);
+      !s) {
+    return s.error();
+  }
   core::crash_point("abort.aborted");
   cause.transaction_id = rec.id;
   if (cause.kind != ErrorKind::conflict) return cause;
@@ -91,6 +140,16 @@ Result<std::uint64_t> unfinished_decision_on(const detail::StoreState& store, co
         if (theirs.name == ours.name) return id;
       }
     }
+    for (const FileRecord& theirs : other.value().files) {
+      for (const FileRecord& ours : rec.files) {
+        if (theirs.path == ours.path && other.value().work_tree == rec.work_tree) return id;
+      }
+    }
+    for (const KeyRecord& theirs : other.value().keys) {
+      for (const KeyRecord& ours : rec.keys) {
+        if (theirs.key == ours.key) return id;
+      }
+    }
   }
   return std::uint64_t{0};
 }
@@ -106,7 +165,7 @@ Error outcome_error(const TxRecord& rec, const Error& cause, bool git_died) {
     e.message = "transaction " + id + " aborted: " + rec.reason;
   } else if (rec.state == TxState::committed) {
     e.kind = ErrorKind::environment;
-    e.message = "transaction " + id + " committed, except refs another writer changed:";
+    e.message = "transaction " + id + " committed, except what another writer changed:";
     for (const auto& c : rec.conflicts) e.message += " " + c;
   } else {
     e.kind = ErrorKind::environment;
@@ -124,27 +183,81 @@ Transaction::Transaction(Transaction&&) noexcept = default;
 Transaction& Transaction::operator=(Transaction&&) noexcept = default;
 Transaction::~Transaction() = default;
 
+namespace {
+template <typename Change>
+void number(Change& change, const Changes& changes) {
+  if (change.line == 0) {
+    change.line = static_cast<int>(changes.refs.size() + changes.files.size() +
+                                   changes.keys.size()) + 1;
+  }
+}
+}  // namespace
+
 Transaction& Transaction::add(RefChange change) {
-  if (change.line == 0) change.line = static_cast<int>(changes_.size()) + 1;
-  changes_.push_back(std::move(change));
+  number(change, changes_);
+  changes_.refs.push_back(std::move(change));
+  return *this;
+}
+
+Transaction& Transaction::add(FileChange change) {
+  number(change, changes_);
+  changes_.files.push_back(std::move(change));
+  return *this;
+}
+
+Transaction& Transaction::add(KeyChange change) {
+  number(change, changes_);
+  changes_.keys.push_back(std::move(change));
+  return *this;
+}
+
+Transaction& Transaction::add(Changes changes) {
+  for (RefChange& c : changes.refs) add(std::move(c));
+  for (FileChange& c : changes.files) add(std::move(c));
+  for (KeyChange& c : changes.keys) add(std::move(c));
   return *this;
 }
 
 Transaction& Transaction::update(std::string name, std::string new_oid,
                                  std::optional<std::string> expected_old) {
-  return add({RefOp::update, std::move(name), std::move(new_oid), std::move(expected_old), 0});
+  return add(RefChange{RefOp::update, std::move(name), std::move(new_oid), std::move(expected_old), 0});
 }
 
 Transaction& Transaction::create(std::string name, std::string new_oid) {
-  return add({RefOp::create, std::move(name), std::move(new_oid), kZeroOid, 0});
+  return add(RefChange{RefOp::create, std::move(name), std::move(new_oid), kZeroOid, 0});
 }
 
 Transaction& Transaction::remove(std::string name, std::optional<std::string> expected_old) {
-  return add({RefOp::remove, std::move(name), kZeroOid, std::move(expected_old), 0});
+  return add(RefChange{RefOp::remove, std::move(name), kZeroOid, std::move(expected_old), 0});
 }
 
 Transaction& Transaction::verify(std::string name, std::optional<std::string> expected_old) {
-  return add({RefOp::verify, std::move(name), kZeroOid, std::move(expected_old), 0});
+  return add(RefChange{RefOp::verify, std::move(name), kZeroOid, std::move(expected_old), 0});
+}
+
+Transaction& Transaction::write_file(std::string path, std::string new_blob,
+                                     std::optional<std::string> expected_old, std::uint32_t mode) {
+  return add(FileChange{std::move(path), std::move(new_blob), std::nullopt,
+                        std::move(expected_old), mode, 0});
+}
+
+Transaction& Transaction::write_file_content(std::string path, std::string content,
+                                             std::optional<std::string> expected_old,
+                                             std::uint32_t mode) {
+  return add(FileChange{std::move(path), kZeroOid, std::move(content), std::move(expected_old),
+                        mode, 0});
+}
+
+Transaction& Transaction::remove_file(std::string path, std::optional<std::string> expected_old) {
+  return add(FileChange{std::move(path), kZeroOid, std::nullopt, std::move(expected_old), 0, 0});
+}
+
+Transaction& Transaction::set(std::string key, std::string value) {
+  return add(KeyChange{std::move(key), std::move(value), 0});
+}
+
+Transaction& Transaction::unset(std::string key) {
+  return add(KeyChange{std::move(key), std::nullopt, 0});
 }
 
 Result<std::uint64_t> Transaction::commit() {
@@ -155,41 +268,61 @@ Result<std::uint64_t> Transaction::commit() {
   if (store.options.read_only) {
     return Error{ErrorKind::invalid_input, "store was opened read-only"};
   }
-  if (Status s = core::validate_changes(store.repo, changes_); !s) return s.error();
+  if (changes_.empty()) return Error{ErrorKind::invalid_input, "empty transaction: nothing to do"};
+  if (!changes_.refs.empty()) {
+    if (Status s = core::validate_changes(store.repo, changes_.refs); !s) return s.error();
+  }
+  auto created = core::validate_files(store, changes_.files);
+  if (!created) return created.error();
+  if (Status s = core::validate_keys(store, changes_.keys); !s) return s.error();
+  const bool has_refs = !changes_.refs.empty();
 
   // Held shared from before anything is recorded until git has let go of its locks: recovery
-  // (exclusive) never runs while a live transaction's git holds locks.
+  // (exclusive) never runs while a live transaction's git holds locks or its files are staged.
   auto window = util::FileLock::acquire(core::recovery_lock_path(store.journal_dir),
                                         /*wait=*/true, /*shared=*/true);
   if (!window) return window.error();
 
-  TxRecord rec = make_record(store, message_, changes_);
-  if (Status s = store.journal.insert(rec); !s) return s.error();  // durable: pending
+  TxRecord rec = make_record(store, message_, changes_, created.value());
+  Status inserted = store.journal.insert(
+      rec, [&](const TxRecord& other) { return admit_files(store, rec, other); });
+  if (!inserted) return inserted.error();  // durable: pending
   core::crash_point("apply.recorded");
 
-  if (!store.git || !store.git->alive()) {
-    auto spawned = git::UpdateRefProcess::spawn(store.git_config(store.owner.child.fd()));
-    if (!spawned) return abort_transaction(store, rec, spawned.error());
-    store.git = std::move(spawned).value();
-  }
-  git::UpdateRefProcess& git = *store.git;
-  const auto dirs_to_sync = core::plan_commit_sync(store.repo, rec);  // before git creates any
-  std::string script = "start\n";
-  for (const RefChange& c : changes_) script += core::update_ref_line(c);
-  Status s = git.send(script);
-  core::crash_point("apply.queued");
-  if (s) s = git.send("prepare\n");
-  if (s) s = git.expect_ok("start");
-  if (s) s = git.expect_ok("prepare");
-  if (!s) {
-    if (git.died_abnormally()) {  // its locks may be left behind
-      rec.reason = s.error().message;
-      auto outcome = finish_interrupted(store, rec, window.value());
-      if (!outcome) return outcome.error();
-      return outcome_error(rec, s.error(), true);
+  std::vector<int> file_lines;
+  for (const FileChange& f : changes_.files) file_lines.push_back(f.line);
+  auto staged = core::stage_files(store, rec, file_lines);
+  if (!staged) return abort_transaction(store, rec, staged.error());
+  core::crash_point("apply.files-staged");
+
+  std::set<std::string> dirs_to_sync;
+  if (has_refs) {
+    if (!store.git || !store.git->alive()) {
+      auto spawned = git::UpdateRefProcess::spawn(store.git_config(store.owner.child.fd()));
+      if (!spawned) return abort_transaction(store, rec, spawned.error());
+      store.git = std::move(spawned).value();
     }
-    store.git.reset();  // never reuse a child in an unknown state
-    return abort_transaction(store, rec, s.error());
+    git::UpdateRefProcess& git = *store.git;
+    dirs_to_sync = core::plan_commit_sync(store.repo, rec);  // before git creates any
+    std::string script = "start\n";
+    for (const RefChange& c : changes_.refs) script += core::update_ref_line(c);
+    Status s = git.send(script);
+    core::crash_point("apply.queued");
+    if (s) s = git.send("prepare\n");
+    if (s) s = git.expect_ok("start");
+    if (s) s = git.expect_ok("prepare");
+    if (!s) {
+      if (git.died_abnormally()) {  // its locks may be left behind
+        rec.reason = s.error().message;
+        auto outcome = finish_interrupted(store, rec, window.value());
+        if (!outcome) return outcome.error();
+        return outcome_error(rec, s.error(), true);
+      }
+      store.git.reset();  // never reuse a child in an unknown state
+      return abort_transaction(store, rec, s.error());
+    }
+  } else {
+    core::crash_point("apply.queued");
   }
   core::crash_point("apply.prepared");
 
@@ -205,25 +338,31 @@ Result<std::uint64_t> Transaction::commit() {
     return abort_transaction(
         store, rec,
         Error{ErrorKind::conflict, "transaction " + std::to_string(unfinished.value()) +
-                                       " decided to change the same refs but was interrupted;"
-                                       " run `reftx recover` first"});
+                                       " decided to change the same refs, files or keys but was"
+                                       " interrupted; run `reftx recover` first"});
+  }
+  if (Status c = core::check_staged(store, rec, staged.value()); !c) {
+    store.git.reset();
+    return abort_transaction(store, rec, c.error());
   }
   rec.state = TxState::committing;
   rec.updated_ns = util::now_ns();
-  if (Status w = store.journal.put(rec); !w) {  // durable: the decision
+  // Durable: the decision. The tool state changes in this same LMDB transaction.
+  if (Status w = store.journal.put(rec, journal::StateStep::apply); !w) {
     store.git.reset();
     return abort_transaction(store, rec, w.error());
   }
   core::crash_point("apply.decided");
 
-  s = git.send("commit\n");
+  Status s;
+  if (has_refs) s = store.git->send("commit\n");
   core::crash_point("apply.commit-sent");
-  if (s) s = git.expect_ok("commit");
+  if (s && has_refs) s = store.git->expect_ok("commit");
   if (!s) {
     // git failed part-way. If it refused (FACTS.md: a name clash can appear after prepare), it
     // released its locks: finish or undo at once. If it died, remove its locks first.
     Result<core::ReconcileOutcome> outcome = core::ReconcileOutcome{};
-    const bool died = git.died_abnormally();
+    const bool died = store.git->died_abnormally();
     if (died || s.error().kind != ErrorKind::conflict) {
       outcome = finish_interrupted(store, rec, window.value());
     } else {
@@ -237,16 +376,20 @@ Result<std::uint64_t> Transaction::commit() {
   }
   window.value().release();  // git holds no lock any more
   core::crash_point("apply.git-committed");
+  auto file_conflicts = core::install_files(store, rec, staged.value());
+  if (!file_conflicts) return outcome_error(rec, file_conflicts.error(), false);
+  rec.conflicts = std::move(file_conflicts).value();
   if (store.options.durable) {
-    if (Status d = core::fsync_dirs(dirs_to_sync); !d) return d.error();
+    if (Status d = core::fsync_dirs(dirs_to_sync); !d) return outcome_error(rec, d.error(), false);
   }
   core::crash_point("apply.synced");
   rec.state = TxState::committed;
   rec.updated_ns = util::now_ns();
-  // Lazy: refs and the decision are durable; if this write is lost, recovery rolls forward
-  // (every ref is already new) and records committed again.
+  // Lazy: refs, files and the decision are durable; if this write is lost, recovery rolls
+  // forward (everything is already new) and records committed again.
   if (Status w = store.journal.put(rec, journal::LmdbEnv::Commit::lazy); !w) return w.error();
   core::crash_point("apply.committed");
+  if (!rec.conflicts.empty()) return outcome_error(rec, Error{}, false);
   return rec.id;
 }
 

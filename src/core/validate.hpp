@@ -3,6 +3,7 @@
 
 #include <vector>
 
+#include "core/context.hpp"
 #include "git/repository.hpp"
 #include "reftx/error.hpp"
 #include "reftx/types.hpp"
@@ -13,6 +14,17 @@ namespace reftx::core {
 // (refs/ prefix, git's rules, not symbolic), 40-hex oids, operation-specific null values, no ref
 // twice, every new object present. Errors are invalid_input naming the change's line.
 Status validate_changes(git::Repository& repo, std::vector<RefChange>& changes);
+
+// Checks file changes: a work tree exists; each path is lexically valid (path_problem), not
+// inside the git dir or the journal, reached through directories only (no symbolic link), and
+// names a regular file or nothing; no path twice or inside another's; blobs exist and are blobs
+// (content given by the library is stored as a blob here); remove has no null old value.
+// Returns, per file, the parent directories that do not exist yet (outermost first).
+Result<std::vector<std::vector<std::string>>> validate_files(detail::StoreState& store,
+                                                             std::vector<FileChange>& files);
+
+// Checks keys: 1..max_key_size bytes, no key twice.
+Status validate_keys(const detail::StoreState& store, const std::vector<KeyChange>& keys);
 
 // The `git update-ref --stdin` line for one validated change.
 std::string update_ref_line(const RefChange& change);

@@ -48,13 +48,15 @@ Result<Repository> Repository::discover(const std::string& path) {
   if (rc != 0) return libgit2_error("git_repository_open_ext", rc);
   r.git_dir_ = strip_slash(git_repository_path(r.repo_));
   r.common_dir_ = strip_slash(git_repository_commondir(r.repo_));
+  if (const char* work = git_repository_workdir(r.repo_)) r.work_dir_ = strip_slash(work);
   return r;
 }
 
 Repository::Repository(Repository&& o) noexcept
     : repo_(std::exchange(o.repo_, nullptr)),
       git_dir_(std::move(o.git_dir_)),
-      common_dir_(std::move(o.common_dir_)) {}
+      common_dir_(std::move(o.common_dir_)),
+      work_dir_(std::move(o.work_dir_)) {}
 
 Repository& Repository::operator=(Repository&& o) noexcept {
   if (this != &o) {
@@ -62,6 +64,7 @@ Repository& Repository::operator=(Repository&& o) noexcept {
     repo_ = std::exchange(o.repo_, nullptr);
     git_dir_ = std::move(o.git_dir_);
     common_dir_ = std::move(o.common_dir_);
+    work_dir_ = std::move(o.work_dir_);
   }
   return *this;
 }

@@ -33,11 +33,32 @@ class Repository {
   Result<bool> has_object(const std::string& oid_hex);
   // The ref HEAD points to, if HEAD is symbolic.
   std::optional<std::string> head_target();
+  // The repository's work tree (no trailing slash); empty if bare.
+  const std::string& work_dir() const { return work_dir_; }
+
+  // Objects (src/git/objects.cpp). Blob content is always streamed: memory use does not grow
+  // with the blob's size (a fallback through `git cat-file` covers packed objects).
+  //
+  // Type name of an object ("blob", "commit", ...); not_found if it is not in the database.
+  Result<std::string> object_type(const std::string& oid_hex);
+  // Stores `content` as a blob; returns its id. Not yet durable: see make_durable.
+  Result<std::string> write_blob(std::string_view content);
+  // Id of the blob whose content is the regular file open at `fd` (read from its start).
+  Result<std::string> hash_file(int fd);
+  // Stores the content of the file open at `fd` as blob `hash` (from hash_file) unless the
+  // object exists already. A conflict error if the content no longer hashes to `hash`.
+  Status store_file(int fd, const std::string& hash);
+  // fsyncs the loose object file of `oid` and its directories, if the object is loose in this
+  // repository (packs are written durably by git).
+  Status make_durable(const std::string& oid_hex);
+  // Writes the content of blob `oid` to `fd` (at its current offset).
+  Status copy_blob(const std::string& oid_hex, int fd, const std::string& git_executable);
 
  private:
   git_repository* repo_ = nullptr;
   std::string git_dir_;
   std::string common_dir_;
+  std::string work_dir_;
 };
 
 // git's ref-name rules (libgit2) plus reftx's: must start with "refs/". Returns the problem

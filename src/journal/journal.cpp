@@ -30,6 +30,56 @@ Status put_record(MDB_txn* txn, const LmdbEnv& env, const TxRecord& record) {
   return {};
 }
 
+Result<std::optional<std::string>> read_state(MDB_txn* txn, const LmdbEnv& env,
+                                              const std::string& key) {
+  if (!env.state()) return std::optional<std::string>{};
+  MDB_val k = as_val(key), v{};
+  int rc = mdb_get(txn, *env.state(), &k, &v);
+  if (rc == MDB_NOTFOUND) return std::optional<std::string>{};
+  if (rc != 0) return lmdb_error("mdb_get", rc);
+  return std::optional<std::string>(std::string(as_view(v)));
+}
+
+Status write_state(MDB_txn* txn, const LmdbEnv& env, const std::string& key,
+                   const std::optional<std::string>& value) {
+  MDB_val k = as_val(key);
+  int rc = 0;
+  if (value) {
+    MDB_val v = as_val(*value);
+    rc = mdb_put(txn, *env.state(), &k, &v, 0);
+  } else {
+    rc = mdb_del(txn, *env.state(), &k, nullptr);
+    if (rc == MDB_NOTFOUND) rc = 0;
+  }
+  if (rc != 0) return lmdb_error(value ? "mdb_put" : "mdb_del", rc);
+  return {};
+}
+
+Status step_state(MDB_txn* txn, const LmdbEnv& env, TxRecord& record, StateStep step) {
+  for (KeyRecord& key : record.keys) {
+    auto current = read_state(txn, env, key.key);
+    if (!current) return current.error();
+    if (step == StateStep::revert) {
+      if (current.value() == key.old_value) continue;
+      if (current.value() != key.new_value) {
+        record.conflicts.push_back("state key '" + key.key +
+                                   "': changed by another transaction since; left alone");
+        continue;
+      }
+      if (Status s = write_state(txn, env, key.key, key.old_value); !s) return s;
+      continue;
+    }
+    if (!key.old_known) {
+      key.old_value = std::move(current).value();
+      key.old_known = true;
+    }
+    if (step == StateStep::apply) {
+      if (Status s = write_state(txn, env, key.key, key.new_value); !s) return s;
+    }
+  }
+  return {};
+}
+
 }  // namespace
 
 Result<Journal> Journal::open(const std::string& dir, bool read_only, bool durable,
@@ -41,8 +91,33 @@ Result<Journal> Journal::open(const std::string& dir, bool read_only, bool durab
   return j;
 }
 
-Status Journal::insert(TxRecord& record) {
+Status Journal::insert(TxRecord& record,
+                       const std::function<Status(const TxRecord& inflight)>& admit) {
   return env_.write([&](MDB_txn* txn) -> Status {
+    if (admit) {
+      MDB_cursor* in = nullptr;
+      int rc = mdb_cursor_open(txn, env_.inflight(), &in);
+      if (rc != 0) return lmdb_error("mdb_cursor_open", rc);
+      MDB_val ik{}, iv{};
+      Status admitted;
+      for (rc = mdb_cursor_get(in, &ik, &iv, MDB_FIRST); rc == 0 && admitted.ok();
+           rc = mdb_cursor_get(in, &ik, &iv, MDB_NEXT)) {
+        MDB_val value{};
+        auto id = decode_key(as_view(ik));
+        if (!id) {
+          admitted = id.error();
+        } else if (int got = mdb_get(txn, env_.records(), &ik, &value); got != 0) {
+          admitted = lmdb_error("mdb_get", got);
+        } else if (auto other = decode_record(id.value(), as_view(value)); !other) {
+          admitted = other.error();
+        } else {
+          admitted = admit(other.value());
+        }
+      }
+      mdb_cursor_close(in);
+      if (!admitted) return admitted;
+      if (rc != MDB_NOTFOUND) return lmdb_error("mdb_cursor_get", rc);
+    }
     MDB_cursor* cursor = nullptr;
     int rc = mdb_cursor_open(txn, env_.records(), &cursor);
     if (rc != 0) return lmdb_error("mdb_cursor_open", rc);
@@ -65,6 +140,57 @@ Status Journal::insert(TxRecord& record) {
 Status Journal::put(const TxRecord& record, LmdbEnv::Commit commit) {
   return env_.write([&](MDB_txn* txn) { return put_record(txn, env_, record); }, commit);
 }
+
+Status Journal::put(TxRecord& record, StateStep step, LmdbEnv::Commit commit) {
+  if (step == StateStep::none || record.keys.empty()) return put(record, commit);
+  TxRecord written;
+  Status s = env_.write(
+      [&](MDB_txn* txn) -> Status {
+        written = record;  // the function may run again (map growth): start from scratch
+        if (Status st = step_state(txn, env_, written, step); !st) return st;
+        return put_record(txn, env_, written);
+      },
+      commit);
+  if (s) record = std::move(written);
+  return s;
+}
+
+Result<std::optional<std::string>> Journal::get_state(const std::string& key) const {
+  std::optional<std::string> value;
+  Status s = env_.read([&](MDB_txn* txn) -> Status {
+    auto got = read_state(txn, env_, key);
+    if (!got) return got.error();
+    value = std::move(got).value();
+    return {};
+  });
+  if (!s) return s.error();
+  return value;
+}
+
+Result<std::vector<std::pair<std::string, std::string>>> Journal::list_state(
+    const std::string& prefix) const {
+  std::vector<std::pair<std::string, std::string>> out;
+  if (!env_.state()) return out;
+  Status s = env_.read([&](MDB_txn* txn) -> Status {
+    MDB_cursor* cursor = nullptr;
+    int rc = mdb_cursor_open(txn, *env_.state(), &cursor);
+    if (rc != 0) return lmdb_error("mdb_cursor_open", rc);
+    MDB_val k = as_val(prefix), v{};
+    rc = mdb_cursor_get(cursor, &k, &v, prefix.empty() ? MDB_FIRST : MDB_SET_RANGE);
+    for (; rc == 0; rc = mdb_cursor_get(cursor, &k, &v, MDB_NEXT)) {
+      std::string_view key = as_view(k);
+      if (!key.starts_with(prefix)) break;
+      out.emplace_back(std::string(key), std::string(as_view(v)));
+    }
+    mdb_cursor_close(cursor);
+    if (rc != 0 && rc != MDB_NOTFOUND) return lmdb_error("mdb_cursor_get", rc);
+    return {};
+  });
+  if (!s) return s.error();
+  return out;
+}
+
+std::size_t Journal::max_key_size() const { return env_.max_key_size(); }
 
 Result<TxRecord> Journal::get(std::uint64_t id) const {
   std::optional<TxRecord> found;

@@ -9,6 +9,8 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
+#include <utility>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -19,15 +21,36 @@
 
 namespace reftx::journal {
 
+// What a record write does to the tool state, in the same LMDB transaction.
+enum class StateStep {
+  none,
+  observe,  // fill each key's unknown old value from the state (nothing changes)
+  apply,    // fill old values, then set/unset every key: the commit point
+  revert,   // put back old values of keys still holding the new one; others become conflicts
+};
+
 class Journal {
  public:
   static Result<Journal> open(const std::string& dir, bool read_only, bool durable,
                               std::size_t initial_map_size = LmdbEnv::kDefaultMapSize);
 
   // Assigns record.id (last id + 1) and stores it with its in-flight index entry, durably.
-  Status insert(TxRecord& record);
+  // `admit`, if given, is called with every in-flight record inside the same write
+  // transaction; an error from it cancels the insert (no two writers can both pass it).
+  Status insert(TxRecord& record,
+                const std::function<Status(const TxRecord& inflight)>& admit = {});
   // Replaces record `record.id`; the in-flight index follows is_terminal(record.state).
   Status put(const TxRecord& record, LmdbEnv::Commit commit = LmdbEnv::Commit::durable);
+  // put() plus `step` on the record's keys, atomically; record.keys (old values) and
+  // record.conflicts are updated to what was written.
+  Status put(TxRecord& record, StateStep step, LmdbEnv::Commit commit = LmdbEnv::Commit::durable);
+
+  // Tool state, each call one consistent snapshot.
+  Result<std::optional<std::string>> get_state(const std::string& key) const;
+  Result<std::vector<std::pair<std::string, std::string>>> list_state(
+      const std::string& prefix) const;
+  // Longest key LMDB accepts.
+  std::size_t max_key_size() const;
 
   Result<TxRecord> get(std::uint64_t id) const;
   Result<std::vector<TxRecord>> list() const;

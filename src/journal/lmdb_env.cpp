@@ -29,6 +29,7 @@ struct LmdbEnv::Shared {
   MDB_env* env = nullptr;
   MDB_dbi records = 0;
   MDB_dbi inflight = 0;
+  std::optional<MDB_dbi> state;  // absent in a read-only journal written before it existed
   bool read_only = false;
   // Exclusive for writes (which may resize the map), shared for reads.
   mutable std::shared_mutex mutex;
@@ -73,6 +74,12 @@ Result<std::shared_ptr<LmdbEnv::Shared>> open_shared(const std::string& dir, boo
   unsigned dbi_flags = read_only ? 0 : MDB_CREATE;
   rc = mdb_dbi_open(txn, "records", dbi_flags, &shared->records);
   if (rc == 0) rc = mdb_dbi_open(txn, "inflight", dbi_flags, &shared->inflight);
+  if (rc == 0) {
+    MDB_dbi state = 0;
+    rc = mdb_dbi_open(txn, "state", dbi_flags, &state);
+    if (rc == 0) shared->state = state;
+    if (rc == MDB_NOTFOUND && read_only) rc = 0;
+  }
   if (rc != 0) {
     mdb_txn_abort(txn);
     if (rc == MDB_NOTFOUND) return Error{ErrorKind::not_found, "no journal at '" + dir + "'"};
@@ -121,6 +128,10 @@ Result<LmdbEnv> LmdbEnv::open(const std::string& dir, bool read_only, bool durab
 
 MDB_dbi LmdbEnv::records() const { return shared_->records; }
 MDB_dbi LmdbEnv::inflight() const { return shared_->inflight; }
+std::optional<MDB_dbi> LmdbEnv::state() const { return shared_->state; }
+std::size_t LmdbEnv::max_key_size() const {
+  return static_cast<std::size_t>(mdb_env_get_maxkeysize(shared_->env));
+}
 
 Status LmdbEnv::write(const std::function<Status(MDB_txn*)>& fn, Commit commit) {
   std::unique_lock<std::shared_mutex> exclusive(shared_->mutex);

@@ -16,6 +16,7 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "reftx/error.hpp"
@@ -50,7 +51,9 @@ class LmdbEnv {
 
   MDB_dbi records() const;   // id (u64 big-endian) -> encoded record
   MDB_dbi inflight() const;  // id -> empty: non-terminal records only
+  std::optional<MDB_dbi> state() const;  // tool state key -> value; nullopt: none written yet
   std::size_t map_size() const;
+  std::size_t max_key_size() const;
 
  private:
   std::shared_ptr<Shared> shared_;

@@ -74,10 +74,67 @@ class Reader {
 
 constexpr std::uint8_t kHasExpectedOld = 1;
 constexpr std::uint8_t kOldKnown = 2;
+constexpr std::uint8_t kHasOldValue = 4;  // keys
+constexpr std::uint8_t kHasNewValue = 8;  // keys
 
 Error corrupt(std::uint64_t id, const std::string& what) {
   return Error{ErrorKind::corrupt_journal,
                "journal record " + std::to_string(id) + " is corrupt: " + what};
+}
+
+// Version 2 tail: work tree, files, keys.
+Status decode_files_and_keys(Reader& r, TxRecord& rec) {
+  const std::uint64_t id = rec.id;
+  std::uint32_t nfiles = 0, nkeys = 0;
+  if (!r.str(rec.work_tree) || !r.u32(nfiles)) return corrupt(id, "truncated file list");
+  // Each file takes at least 4 + 1 + 20 + 4 + 20 + 4 + 4 + 4 bytes.
+  if (nfiles > r.remaining() / 61) return corrupt(id, "file count exceeds record size");
+  for (std::uint32_t i = 0; i < nfiles; ++i) {
+    FileRecord f;
+    std::uint8_t flags = 0;
+    std::uint32_t ndirs = 0;
+    if (!r.str(f.path) || !r.u8(flags)) return corrupt(id, "truncated file");
+    if ((flags & ~(kHasExpectedOld | kOldKnown)) != 0) return corrupt(id, "unknown file flags");
+    f.old_known = (flags & kOldKnown) != 0;
+    if (flags & kHasExpectedOld) {
+      std::string expected;
+      if (!r.oid(expected)) return corrupt(id, "truncated file");
+      f.expected_old = std::move(expected);
+    }
+    if (!r.oid(f.old_blob) || !r.u32(f.old_mode) || !r.oid(f.new_blob) ||
+        !r.u32(f.requested_mode) || !r.u32(f.new_mode) || !r.u32(ndirs) ||
+        ndirs > r.remaining() / 4) {
+      return corrupt(id, "truncated file");
+    }
+    for (std::uint32_t d = 0; d < ndirs; ++d) {
+      std::string dir;
+      if (!r.str(dir)) return corrupt(id, "truncated file");
+      f.created_dirs.push_back(std::move(dir));
+    }
+    rec.files.push_back(std::move(f));
+  }
+  if (!r.u32(nkeys) || nkeys > r.remaining() / 5) return corrupt(id, "truncated key list");
+  for (std::uint32_t i = 0; i < nkeys; ++i) {
+    KeyRecord k;
+    std::uint8_t flags = 0;
+    if (!r.str(k.key) || !r.u8(flags)) return corrupt(id, "truncated key");
+    if ((flags & ~(kOldKnown | kHasOldValue | kHasNewValue)) != 0) {
+      return corrupt(id, "unknown key flags");
+    }
+    k.old_known = (flags & kOldKnown) != 0;
+    if (flags & kHasOldValue) {
+      std::string v;
+      if (!r.str(v)) return corrupt(id, "truncated key");
+      k.old_value = std::move(v);
+    }
+    if (flags & kHasNewValue) {
+      std::string v;
+      if (!r.str(v)) return corrupt(id, "truncated key");
+      k.new_value = std::move(v);
+    }
+    rec.keys.push_back(std::move(k));
+  }
+  return {};
 }
 
 }  // namespace
@@ -104,6 +161,30 @@ std::string encode_record(const TxRecord& r) {
   }
   w.u32(static_cast<std::uint32_t>(r.conflicts.size()));
   for (const std::string& c : r.conflicts) w.str(c);
+  w.str(r.work_tree);
+  w.u32(static_cast<std::uint32_t>(r.files.size()));
+  for (const FileRecord& f : r.files) {
+    w.str(f.path);
+    w.u8(static_cast<std::uint8_t>((f.expected_old ? kHasExpectedOld : 0) |
+                                   (f.old_known ? kOldKnown : 0)));
+    if (f.expected_old) w.oid(*f.expected_old);
+    w.oid(f.old_blob);
+    w.u32(f.old_mode);
+    w.oid(f.new_blob);
+    w.u32(f.requested_mode);
+    w.u32(f.new_mode);
+    w.u32(static_cast<std::uint32_t>(f.created_dirs.size()));
+    for (const std::string& d : f.created_dirs) w.str(d);
+  }
+  w.u32(static_cast<std::uint32_t>(r.keys.size()));
+  for (const KeyRecord& k : r.keys) {
+    w.str(k.key);
+    w.u8(static_cast<std::uint8_t>((k.old_known ? kOldKnown : 0) |
+                                   (k.old_value ? kHasOldValue : 0) |
+                                   (k.new_value ? kHasNewValue : 0)));
+    if (k.old_value) w.str(*k.old_value);
+    if (k.new_value) w.str(*k.new_value);
+  }
   return w.take();
 }
 
@@ -113,7 +194,7 @@ Result<TxRecord> decode_record(std::uint64_t id, std::string_view bytes) {
   rec.id = id;
   std::uint8_t version = 0, state = 0;
   if (!r.u8(version)) return corrupt(id, "empty value");
-  if (version != kRecordFormatVersion) {
+  if (version != 1 && version != kRecordFormatVersion) {
     return corrupt(id, "unknown format version " + std::to_string(version));
   }
   std::uint64_t created = 0, updated = 0;
@@ -156,6 +237,9 @@ Result<TxRecord> decode_record(std::uint64_t id, std::string_view bytes) {
     std::string c;
     if (!r.str(c)) return corrupt(id, "truncated conflict list");
     rec.conflicts.push_back(std::move(c));
+  }
+  if (version >= 2) {
+    if (Status s = decode_files_and_keys(r, rec); !s) return s.error();
   }
   if (!r.done()) return corrupt(id, "trailing bytes");
   return rec;

@@ -11,7 +11,8 @@
 
 namespace reftx::journal {
 
-inline constexpr std::uint8_t kRecordFormatVersion = 1;
+// Version written; version 1 (refs only, no work tree/files/keys) is still read.
+inline constexpr std::uint8_t kRecordFormatVersion = 2;
 
 std::string encode_record(const TxRecord& record);
 

@@ -32,6 +32,37 @@ Status fsync_dir(const std::string& path) {
   return {};
 }
 
+Status fsync_fd(int fd, const std::string& what) {
+  g_fsyncs.fetch_add(1, std::memory_order_relaxed);
+  if (::fsync(fd) != 0) return errno_error("fsync of " + what + " failed", errno);
+  return {};
+}
+
+Status write_all(int fd, const char* data, std::size_t size) {
+  while (size > 0) {
+    ssize_t n = ::write(fd, data, size);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return errno_error("write failed", errno);
+    }
+    data += n;
+    size -= static_cast<std::size_t>(n);
+  }
+  return {};
+}
+
+UniqueFd& UniqueFd::operator=(UniqueFd&& o) noexcept {
+  if (this != &o) {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = o.release();
+  }
+  return *this;
+}
+
+UniqueFd::~UniqueFd() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
 std::uint64_t fsync_count() { return g_fsyncs.load(std::memory_order_relaxed); }
 
 Status make_dirs(const std::string& path) {

@@ -31,6 +31,34 @@ std::optional<std::int64_t> mtime_ns(const std::string& path);
 // unlink(2); a missing file is not an error.
 Status remove_file(const std::string& path);
 
+// Writes all of [data, data+size) to fd, retrying short writes and EINTR.
+Status write_all(int fd, const char* data, std::size_t size);
+
+// fsync(2) of an open file or directory, counted into fsync_count().
+Status fsync_fd(int fd, const std::string& what);
+
+// An owned file descriptor, closed on destruction. Move-only.
+class UniqueFd {
+ public:
+  UniqueFd() = default;
+  explicit UniqueFd(int fd) : fd_(fd) {}
+  UniqueFd(UniqueFd&& o) noexcept : fd_(o.release()) {}
+  UniqueFd& operator=(UniqueFd&& o) noexcept;
+  UniqueFd(const UniqueFd&) = delete;
+  UniqueFd& operator=(const UniqueFd&) = delete;
+  ~UniqueFd();
+  int get() const { return fd_; }
+  bool valid() const { return fd_ >= 0; }
+  int release() {
+    int fd = fd_;
+    fd_ = -1;
+    return fd;
+  }
+
+ private:
+  int fd_ = -1;
+};
+
 // CLOCK_REALTIME in nanoseconds.
 std::int64_t now_ns();
 

@@ -22,6 +22,7 @@ enum ExitCode : int {
 struct Globals {
   std::string directory = ".";  // -C
   std::string journal_dir;      // --journal
+  std::string work_tree;        // --work-tree
   bool directory_given = false; // -C was used: every command checks it names a repository
 };
 
@@ -32,7 +33,12 @@ int exit_code_for(ErrorKind kind);
 int cmd_apply(const Globals& globals, const std::vector<std::string>& args);
 int cmd_recover(const Globals& globals, const std::vector<std::string>& args);
 int cmd_journal(const Globals& globals, const std::vector<std::string>& args);
+int cmd_state(const Globals& globals, const std::vector<std::string>& args);
 int cmd_crash_points(const Globals& globals, const std::vector<std::string>& args);
+
+// `s` unchanged if it has no byte that needs quoting (tab, newline, backslash, double quote,
+// control characters, leading double quote), else git-style C-quoted in double quotes.
+std::string quote_c(const std::string& s);
 
 // Human-readable record rendering for `journal list` / `journal show`.
 std::string record_line(const TxRecord& record);

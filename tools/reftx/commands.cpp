@@ -36,6 +36,7 @@ bool parse(const std::string& command, const std::vector<std::string>& args,
 Result<Store> open_store(const Globals& globals, bool read_only, bool recover_on_open) {
   Options options;
   options.journal_dir = globals.journal_dir;
+  options.work_tree = globals.work_tree;
   options.read_only = read_only;
   options.recover_on_open = recover_on_open;
   return Store::open(globals.directory, options);
@@ -94,7 +95,7 @@ int cmd_apply(const Globals& globals, const std::vector<std::string>& args) {
   auto store = open_store(globals, false, true);
   if (!store) return report(store.error());
   Transaction tx = store.value().begin(vm["message"].as<std::string>());
-  for (RefChange& change : changes.value()) tx.add(std::move(change));
+  tx.add(std::move(changes).value());
   auto id = tx.commit();
   if (!id) return report(id.error());
   std::cout << id.value() << "\n";
@@ -202,6 +203,67 @@ int cmd_journal(const Globals& globals, const std::vector<std::string>& args) {
   if (!records) return report(records.error());
   for (const TxRecord& r : records.value()) {
     std::cout << (json ? record_json(r) : record_line(r)) << "\n";
+  }
+  return kOk;
+}
+
+// `state get <key>` prints the value followed by a newline; `state list` prints one
+// "<key>\t<value>" line per key (C-quoted like git paths when either contains a tab, newline,
+// backslash, double quote or control character), or JSON Lines with --json.
+int cmd_state(const Globals& globals, const std::vector<std::string>& args) {
+  po::options_description options("state options");
+  options.add_options()("help,h", "show this help")("json", "JSON Lines output (list)")(
+      "prefix", po::value<std::string>(), "only keys starting with this (list)")(
+      "action", po::value<std::string>(), "get | list")("key", po::value<std::string>(),
+                                                          "state key (get)");
+  po::positional_options_description pos;
+  pos.add("action", 1).add("key", 1);
+  po::variables_map vm;
+  int code = kOk;
+  if (!parse("state", args, options, pos, vm, code)) return code;
+  if (!vm.count("action")) {
+    std::cerr << "reftx state: missing action (get or list)\n";
+    return kUsage;
+  }
+  const std::string action = vm["action"].as<std::string>();
+  if (action != "get" && action != "list") {
+    std::cerr << "reftx state: unknown action '" << action << "' (expected get or list)\n";
+    return kUsage;
+  }
+  if (action == "get" && !vm.count("key")) {
+    std::cerr << "reftx state get: missing key\n";
+    return kUsage;
+  }
+  if (action == "get" && (vm.count("prefix") || vm.count("json"))) {
+    std::cerr << "reftx state get: --prefix and --json apply to list only\n";
+    return kUsage;
+  }
+  if (action == "list" && vm.count("key")) {
+    std::cerr << "reftx state list: unexpected argument '" << vm["key"].as<std::string>()
+              << "' (use --prefix)\n";
+    return kUsage;
+  }
+  auto store = open_store(globals, true, false);
+  if (!store && store.error().kind != ErrorKind::not_found) return report(store.error());
+  if (action == "get") {
+    const std::string key = vm["key"].as<std::string>();
+    if (!store) return report(Error{ErrorKind::not_found, "no state key '" + key + "'"});
+    auto value = store.value().get_state(key);
+    if (!value) return report(value.error());
+    if (!value.value()) return report(Error{ErrorKind::not_found, "no state key '" + key + "'"});
+    std::cout << *value.value() << "\n";
+    return kOk;
+  }
+  if (!store) return kOk;  // no journal: no state
+  const std::string prefix = vm.count("prefix") ? vm["prefix"].as<std::string>() : "";
+  auto entries = store.value().list_state(prefix);
+  if (!entries) return report(entries.error());
+  for (const StateEntry& e : entries.value()) {
+    if (vm.count("json")) {
+      std::cout << state_json(e) << "\n";
+    } else {
+      std::cout << quote_c(e.key) << "\t" << quote_c(e.value) << "\n";
+    }
   }
   return kOk;
 }

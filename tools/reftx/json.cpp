@@ -29,6 +29,16 @@ std::string oid_or_null(const std::string& oid, bool known) {
   return known ? "\"" + oid + "\"" : "null";
 }
 
+std::string value_or_null(const std::optional<std::string>& value) {
+  return value ? json_string(*value) : "null";
+}
+
+// "100644" / "100755" for a file mode; null for an absent file.
+std::string git_mode(std::uint32_t mode) {
+  if (mode == 0) return "null";
+  return (mode & 0100) ? "\"100755\"" : "\"100644\"";
+}
+
 }  // namespace
 
 std::string json_string(std::string_view s) {
@@ -61,6 +71,10 @@ std::string json_string(std::string_view s) {
   }
   out += '"';
   return out;
+}
+
+std::string state_json(const StateEntry& entry) {
+  return "{\"key\":" + json_string(entry.key) + ",\"value\":" + json_string(entry.value) + "}";
 }
 
 std::string iso_time(std::int64_t unix_ns) {
@@ -100,6 +114,26 @@ std::string record_json(const TxRecord& r) {
     refs += "}";
   }
   out += ",\"refs\":[" + refs + "],\"verified\":[" + verified + "]";
+  std::string files;
+  for (const FileRecord& f : r.files) {
+    if (!files.empty()) files += ",";
+    files += "{\"path\":" + json_string(f.path) + ",\"old\":" + oid_or_null(f.old_blob, f.old_known) +
+             ",\"new\":\"" + f.new_blob + "\",\"mode\":" +
+             git_mode(f.new_blob == kZeroOid ? 0 : f.new_mode ? f.new_mode : f.requested_mode ? f.requested_mode : 0100644) +
+             ",\"old_mode\":" + (f.old_known ? git_mode(f.old_mode) : "null");
+    if (f.expected_old) files += ",\"expected_old\":\"" + *f.expected_old + "\"";
+    files += "}";
+  }
+  std::string keys;
+  for (const KeyRecord& k : r.keys) {
+    if (!keys.empty()) keys += ",";
+    keys += "{\"key\":" + json_string(k.key) + ",\"old\":" +
+            (k.old_known ? value_or_null(k.old_value) : "null") +
+            ",\"old_known\":" + (k.old_known ? "true" : "false") +
+            ",\"new\":" + value_or_null(k.new_value) + "}";
+  }
+  out += ",\"work_tree\":" + (r.work_tree.empty() ? std::string("null") : json_string(r.work_tree));
+  out += ",\"files\":[" + files + "],\"keys\":[" + keys + "]";
   if (!r.reason.empty() || r.state == TxState::aborted) {
     out += ",\"reason\":" + json_string(r.reason);
   }

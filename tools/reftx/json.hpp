@@ -5,6 +5,7 @@
 #include <string>
 #include <string_view>
 
+#include "reftx/store.hpp"
 #include "reftx/types.hpp"
 
 namespace reftx::cli {
@@ -15,6 +16,9 @@ std::string json_string(std::string_view s);
 
 // One line (no trailing newline) describing a record.
 std::string record_json(const TxRecord& record);
+
+// One tool-state entry: {"key":...,"value":...}.
+std::string state_json(const StateEntry& entry);
 
 // "2026-11-26T11:13:04.123456Z"
 std::string iso_time(std::int64_t unix_ns);

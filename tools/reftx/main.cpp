@@ -8,18 +8,24 @@
 namespace {
 
 const char* kUsageText =
-    "usage: reftx [-C <path>] [--journal <dir>] <command> [<args>]\n"
+    "usage: reftx [-C <path>] [--journal <dir>] [--work-tree <dir>] <command> [<args>]\n"
     "\n"
     "commands:\n"
-    "  apply [-m <message>] [-z]   apply the update-ref script on stdin as one transaction\n"
+    "  apply [-m <message>] [-z]   apply the script on stdin (refs, files, state) as one\n"
+    "                              transaction\n"
     "  recover                     finish or undo transactions whose process died\n"
     "  journal list [--json]       list journaled transactions\n"
     "  journal show <id> [--json]  show one transaction\n"
+    "  state get <key>             print a tool-state value\n"
+    "  state list [--prefix <p>] [--json]\n"
+    "                              list tool-state keys and values\n"
     "  crash-points                list the built-in crash points (REFTX_CRASH_AT)\n"
     "\n"
     "options:\n"
     "  -C <path>         run as if started in <path>\n"
     "  --journal <dir>   journal directory (default: <git-dir>/reftx)\n"
+    "  --work-tree <dir> directory that file paths are relative to (default: the\n"
+    "                    repository's work tree; required for a bare repository)\n"
     "  --help            show this help\n"
     "  --version         show the version\n"
     "\n"
@@ -42,7 +48,7 @@ int main(int argc, char** argv) {
       std::cout << "reftx version " << reftx::version() << "\n";
       return kOk;
     }
-    if (arg == "-C" || arg == "--journal") {
+    if (arg == "-C" || arg == "--journal" || arg == "--work-tree") {
       if (i + 1 >= argc) {
         std::cerr << "reftx: option '" << arg << "' requires a value\n" << kUsageText;
         return kUsage;
@@ -50,6 +56,8 @@ int main(int argc, char** argv) {
       std::string value = argv[++i];
       if (arg == "--journal") {
         globals.journal_dir = value;
+      } else if (arg == "--work-tree") {
+        globals.work_tree = value;
       } else if (globals.directory_given && !value.empty() && value[0] != '/') {
         globals.directory += "/" + value;  // like git: successive -C are relative
       } else {
@@ -60,6 +68,10 @@ int main(int argc, char** argv) {
     }
     if (arg.rfind("--journal=", 0) == 0) {
       globals.journal_dir = arg.substr(10);
+      continue;
+    }
+    if (arg.rfind("--work-tree=", 0) == 0) {
+      globals.work_tree = arg.substr(12);
       continue;
     }
     if (arg == "--") {
@@ -86,6 +98,7 @@ int main(int argc, char** argv) {
     if (command == "apply") return cmd_apply(globals, args);
     if (command == "recover") return cmd_recover(globals, args);
     if (command == "journal") return cmd_journal(globals, args);
+    if (command == "state") return cmd_state(globals, args);
     if (command == "crash-points") return cmd_crash_points(globals, args);
     if (command == "help") {
       std::cout << kUsageText;
