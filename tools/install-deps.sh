@@ -2,7 +2,7 @@
 # Installs the Debian 12 packages reftx needs to build, test and run (as root; uses sudo if
 # available otherwise). Does nothing when they are all present already.
 set -euo pipefail
-packages=(g++ meson ninja-build pkg-config git liblmdb-dev libgit2-dev
+packages=(g++ meson ninja-build pkg-config git liblmdb-dev libgit2-dev zlib1g-dev
           libboost-program-options-dev doctest-dev)
 packages+=("$@")
 if dpkg -s "${packages[@]}" >/dev/null 2>&1; then

@@ -215,6 +215,7 @@ Result<std::vector<std::string>> install_files(detail::StoreState& store, const 
                                                const StagedFiles& staged) {
   std::vector<std::string> conflicts;
   std::map<std::string, util::UniqueFd> dirs_to_sync;
+  if (record.files.empty()) crash_point("apply.file-replaced");  // every commit reaches it
   for (std::size_t i = 0; i < record.files.size(); ++i) {
     const FileRecord& file = record.files[i];
     const std::string name = basename_of(file.path);

@@ -24,7 +24,14 @@ std::string join(const std::vector<std::string>& parts, std::size_t count) {
 }
 
 // Why openat(dir, name, O_NOFOLLOW|O_DIRECTORY) failed, as an error naming the component.
-Error open_error(const std::string& path, const std::string& prefix, int err) {
+// (With O_DIRECTORY, Linux reports a symbolic link as ENOTDIR rather than ELOOP.)
+Error open_error(int dir, const std::string& name, const std::string& path,
+                 const std::string& prefix, int err) {
+  struct stat st {};
+  if (err == ENOTDIR && ::fstatat(dir, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+      S_ISLNK(st.st_mode)) {
+    err = ELOOP;
+  }
   if (err == ELOOP) return bad_path(path, "passes through the symbolic link '" + prefix + "'");
   if (err == ENOTDIR) return bad_path(path, "passes through '" + prefix + "', not a directory");
   return util::errno_error("cannot open directory '" + prefix + "'", err);
@@ -100,7 +107,7 @@ Result<std::optional<util::UniqueFd>> open_parent(const std::string& root, const
       }
       next = util::UniqueFd(::openat(current.get(), parts[i].c_str(), kDirFlags));
     }
-    if (!next.valid()) return open_error(path, join(parts, i + 1), errno);
+    if (!next.valid()) return open_error(current.get(), parts[i], path, join(parts, i + 1), errno);
     current = std::move(next);
   }
   return std::optional<util::UniqueFd>(std::move(current));
@@ -119,7 +126,7 @@ Result<std::vector<std::string>> missing_parents(const std::string& root,
       for (std::size_t k = i; k + 1 < parts.size(); ++k) missing.push_back(join(parts, k + 1));
       return missing;
     }
-    if (!next.valid()) return open_error(path, join(parts, i + 1), errno);
+    if (!next.valid()) return open_error(current.get(), parts[i], path, join(parts, i + 1), errno);
     current = std::move(next);
   }
   return missing;

@@ -112,11 +112,13 @@ struct ApplyExpectation {
 const std::map<std::string, ApplyExpectation>& apply_expectations() {
   static const std::map<std::string, ApplyExpectation> table = {
       {"apply.recorded", {"pending", Side::old_values, false}},
+      {"apply.files-staged", {"pending", Side::old_values, false}},
       {"apply.queued", {"pending", Side::old_values, false}},
       {"apply.prepared", {"pending", Side::old_values, false}},
       {"apply.decided", {"committing", Side::new_values, false}},
       {"apply.commit-sent", {"committing", Side::new_values, false}},
       {"apply.git-committed", {"committing", Side::new_values, false}},
+      {"apply.file-replaced", {"committing", Side::new_values, false}},
       {"apply.synced", {"committing", Side::new_values, false}},
       {"apply.committed", {"committed", Side::new_values, false}},
       {"abort.git-refused", {"pending", Side::old_values, true}},
@@ -208,7 +210,7 @@ TEST_CASE("recovery killed at every recover.* crash point is itself recovered") 
       }
     }
   }
-  CHECK(covered == 4 * 2 * static_cast<int>(kInterruptedApplies.size()));
+  CHECK(covered == 5 * 2 * static_cast<int>(kInterruptedApplies.size()));
 }
 
 TEST_CASE("a committed transaction is never lost by a later crash and recovery") {

@@ -30,6 +30,28 @@ TxRecord sample() {
   d.new_oid = kZeroOid;
   r.refs = {a, d};
   r.conflicts = {"refs/heads/x: changed"};
+  r.work_tree = "/srv/project \xc3\xa9";
+  FileRecord f;
+  f.path = "config/app.toml";
+  f.expected_old = std::string(40, 'd');
+  f.old_blob = std::string(40, 'd');
+  f.old_mode = 0100600;
+  f.old_known = true;
+  f.new_blob = std::string(40, 'e');
+  f.requested_mode = 0100755;
+  f.new_mode = 0100700;
+  f.created_dirs = {"config", "config/sub"};
+  FileRecord gone;
+  gone.path = "old name";
+  r.files = {f, gone};
+  KeyRecord set;
+  set.key = "jin/staging";
+  set.old_value = std::string("a\0b", 3);
+  set.old_known = true;
+  set.new_value = "";
+  KeyRecord unset;
+  unset.key = "k";
+  r.keys = {set, unset};
   return r;
 }
 
@@ -57,6 +79,44 @@ TEST_CASE("a record survives encode/decode unchanged") {
   CHECK_FALSE(r.refs[1].expected_old.has_value());
   CHECK_FALSE(r.refs[1].old_known);
   CHECK(r.conflicts == in.conflicts);
+  CHECK(r.work_tree == in.work_tree);
+  REQUIRE(r.files.size() == 2);
+  CHECK(r.files[0].path == "config/app.toml");
+  CHECK(r.files[0].expected_old == in.files[0].expected_old);
+  CHECK(r.files[0].old_blob == in.files[0].old_blob);
+  CHECK(r.files[0].old_mode == 0100600);
+  CHECK(r.files[0].old_known);
+  CHECK(r.files[0].new_blob == in.files[0].new_blob);
+  CHECK(r.files[0].requested_mode == 0100755);
+  CHECK(r.files[0].new_mode == 0100700);
+  CHECK(r.files[0].created_dirs == in.files[0].created_dirs);
+  CHECK_FALSE(r.files[1].expected_old.has_value());
+  CHECK_FALSE(r.files[1].old_known);
+  CHECK(r.files[1].new_blob == kZeroOid);
+  REQUIRE(r.keys.size() == 2);
+  CHECK(r.keys[0].key == "jin/staging");
+  CHECK(r.keys[0].old_value == in.keys[0].old_value);
+  CHECK(r.keys[0].old_known);
+  CHECK(r.keys[0].new_value == "");
+  CHECK_FALSE(r.keys[1].old_value.has_value());
+  CHECK_FALSE(r.keys[1].old_known);
+  CHECK_FALSE(r.keys[1].new_value.has_value());
+}
+
+TEST_CASE("format 1 records (refs only, written by reftx 0.1) are still read") {
+  TxRecord in = sample();
+  in.work_tree.clear();
+  in.files.clear();
+  in.keys.clear();
+  std::string bytes = journal::encode_record(in);
+  bytes[0] = 1;
+  bytes.resize(bytes.size() - 12);  // format 2 appends work tree, file count, key count
+  auto out = journal::decode_record(42, bytes);
+  REQUIRE_MESSAGE(out.ok(), out.error().message);
+  CHECK(out.value().refs.size() == 2);
+  CHECK(out.value().conflicts == in.conflicts);
+  CHECK(out.value().files.empty());
+  CHECK(out.value().keys.empty());
 }
 
 TEST_CASE("every truncation of a record is reported as corrupt, never read past the end") {
@@ -92,14 +152,36 @@ TEST_CASE("unknown versions, states, operations and trailing bytes are corrupt")
   SUBCASE("huge ref count") {
     TxRecord empty;
     std::string b = journal::encode_record(empty);
-    // ref count is the u32 right before the conflict count (last 8 bytes)
-    b[b.size() - 8] = '\xff';
-    b[b.size() - 7] = '\xff';
-    b[b.size() - 6] = '\xff';
-    b[b.size() - 5] = '\x7f';
+    // ref count is the u32 before the conflict count, work tree, file and key counts
+    b[b.size() - 20] = '\xff';
+    b[b.size() - 19] = '\xff';
+    b[b.size() - 18] = '\xff';
+    b[b.size() - 17] = '\x7f';
     auto r = journal::decode_record(1, b);
     REQUIRE_FALSE(r.ok());
     CHECK(r.error().kind == ErrorKind::corrupt_journal);
+    CHECK(r.error().message.find("ref count") != std::string::npos);
+  }
+  SUBCASE("huge file and key counts") {
+    TxRecord empty;
+    std::string b = journal::encode_record(empty);
+    b[b.size() - 8] = '\x7f';  // file count
+    CHECK_FALSE(journal::decode_record(1, b).ok());
+    b = journal::encode_record(empty);
+    b[b.size() - 1] = '\x7f';  // key count
+    CHECK_FALSE(journal::decode_record(1, b).ok());
+  }
+  SUBCASE("unknown file and key flags") {
+    TxRecord one;
+    FileRecord f;
+    f.path = "p";
+    one.files = {f};
+    std::string b = journal::encode_record(one);
+    const std::size_t flags_at = b.find(std::string("\x01\x00\x00\x00p", 5)) + 5;
+    b[flags_at] = '\x40';
+    auto r = journal::decode_record(1, b);
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.error().message.find("unknown file flags") != std::string::npos);
   }
 }
 
