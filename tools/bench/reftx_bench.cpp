@@ -1,7 +1,9 @@
 // reftx-bench: latency, throughput and measured sync calls of one all-or-nothing ref transaction
 // of 1..1000 refs, for git update-ref, libgit2 git_transaction, the reftx library and the reftx
-// CLI, side by side on one fresh repository. Prints a Markdown report on stdout, progress on
-// stderr. Exit status 0 on success, 1 on failure, 2 on bad usage.
+// CLI, side by side on one fresh repository; then of one mixed transaction (refs + work-tree
+// files + tool-state keys, mixed.hpp) for reftx and for the same work done by hand. Prints a
+// Markdown report on stdout, progress on stderr. Exit status 0 on success, 1 on failure, 2 on
+// bad usage.
 #include <git2.h>
 #include <lmdb.h>
 #include <sys/statfs.h>
@@ -25,8 +27,11 @@
 #include <string>
 #include <vector>
 
+#include "mixed.hpp"
+#include "mixed_variants.hpp"
 #include "process.hpp"
 #include "reftx/reftx.hpp"
+#include "stats.hpp"
 #include "sync_probe.hpp"
 #include "variants.hpp"
 
@@ -36,13 +41,15 @@ using namespace reftx_bench;
 namespace {
 
 struct Config {
-  std::vector<int> sizes;
+  std::vector<int> sizes;         // empty: no ref-only table
   std::map<int, int> iterations;  // size -> measured transactions per variant
   int warmup = -1;                // -1: 1 for sizes <= 10, else 0
   int probe_transactions = 0;     // 0: 3 for sizes <= 10, else 1
   std::vector<std::string> variants;
   std::string parent_dir;
   std::string ref_prefix;
+  int mixed_iterations = 50;  // timed mixed transactions per variant; 0 skips the section
+  std::vector<std::string> mixed_variants;
   bool keep = false;
   Tools tools;
   std::string strace;  // empty: not available, counts print n/a
@@ -55,6 +62,7 @@ struct ProbeArgs {
   std::string oids;  // "<A>,<B>"
   int size = 0;
   int count = 0;
+  bool mixed = false;  // variant is a mixed-transaction variant
 };
 
 std::vector<std::string> split(const std::string& text, char sep) {
@@ -247,11 +255,29 @@ class Repo {
 
 Fixture fixture_at(const std::string& work_dir) { return {work_dir, work_dir + "/.git"}; }
 
-// The probe child: `count` transactions of `size` refs between the strace marks.
+// Settings of the mixed section: warm-up -1 means 1, probe transactions 0 mean 3.
+MixedConfig mixed_config(const Config& config) {
+  MixedConfig mixed;
+  mixed.iterations = config.mixed_iterations;
+  mixed.warmup = config.warmup >= 0 ? config.warmup : 1;
+  mixed.probe_transactions = config.probe_transactions > 0 ? config.probe_transactions : 3;
+  mixed.variants = config.mixed_variants;
+  mixed.ref_prefix = config.ref_prefix;
+  mixed.tools = config.tools;
+  mixed.strace = config.strace;
+  return mixed;
+}
+
+// The probe child: `count` transactions of `size` refs (or of the mixed transaction) between
+// the strace marks.
 int run_probe(const ProbeArgs& args, const Config& config) {
   const Fixture fixture = fixture_at(args.work_dir);
   const std::vector<std::string> oids = split(args.oids, ',');
   if (oids.size() != 2) throw std::runtime_error("--probe-oids needs two commit ids");
+  if (args.mixed) {
+    run_mixed_probe(args.variant, mixed_config(config), fixture, oids, args.count);
+    return 0;
+  }
   const std::vector<std::string> names = ref_names(config.ref_prefix, args.size);
   std::size_t state = Repo(fixture.git_dir).common_state(names, oids);
   std::unique_ptr<Variant> variant = make_variant(args.variant, fixture, config.tools);
@@ -264,29 +290,6 @@ int run_probe(const ProbeArgs& args, const Config& config) {
   return 0;
 }
 
-struct Stats {
-  std::size_t n = 0;
-  double median_ms = 0;
-  double p90_ms = 0;
-  double tx_per_s = 0;
-};
-
-Stats summarize(std::vector<double> ms) {
-  Stats s;
-  s.n = ms.size();
-  if (ms.empty()) return s;
-  std::sort(ms.begin(), ms.end());
-  const std::size_t mid = ms.size() / 2;
-  s.median_ms = ms.size() % 2 == 1 ? ms[mid] : (ms[mid - 1] + ms[mid]) / 2;
-  // Nearest rank: the smallest value with at least 90% of the samples at or below it.
-  const auto rank = static_cast<std::size_t>(std::ceil(0.9 * static_cast<double>(ms.size())));
-  s.p90_ms = ms[std::max<std::size_t>(rank, 1) - 1];
-  double total = 0;
-  for (double v : ms) total += v;
-  s.tx_per_s = total > 0 ? 1000.0 * static_cast<double>(ms.size()) / total : 0;
-  return s;
-}
-
 struct Row {
   int size = 0;
   std::string key;
@@ -295,45 +298,24 @@ struct Row {
   int probed = 0;  // transactions the sync counts cover
 };
 
-std::string fixed(double value, int decimals) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%.*f", decimals, value);
-  return buf;
-}
-
-// Per-transaction value: integer when exact, else one decimal.
-std::string per_tx(long total, int transactions) {
-  if (transactions <= 0) return "n/a";
-  if (total % transactions == 0) return std::to_string(total / transactions);
-  return fixed(static_cast<double>(total) / transactions, 1);
-}
-
-std::string sync_cell(const Row& row) {
-  if (!row.syncs) return "n/a";
-  const SyncCounts& c = *row.syncs;
-  std::string cell = per_tx(c.sync_calls(), row.probed);
-  std::vector<std::string> parts;
-  if (c.fsync > 0) parts.push_back(per_tx(c.fsync, row.probed) + " fsync");
-  if (c.fdatasync > 0) parts.push_back(per_tx(c.fdatasync, row.probed) + " fdatasync");
-  if (c.sync_file_range > 0) {
-    parts.push_back(per_tx(c.sync_file_range, row.probed) + " sync_file_range");
-  }
-  if (c.other > 0) parts.push_back(per_tx(c.other, row.probed) + " msync/syncfs/sync");
-  if (parts.size() > 1) {
-    cell += " (";
-    for (std::size_t i = 0; i < parts.size(); ++i) cell += (i > 0 ? " + " : "") + parts[i];
-    cell += ")";
-  } else if (parts.size() == 1) {
-    cell += " " + parts.front().substr(parts.front().find(' ') + 1);
-  }
-  return cell;
-}
-
 std::string label_of(const std::string& key) {
   for (const VariantInfo& v : all_variants()) {
     if (v.key == key) return v.label;
   }
   return key;
+}
+
+std::string all_mixed_keys() {
+  std::string keys;
+  for (const MixedVariantInfo& v : all_mixed_variants()) keys += (keys.empty() ? "" : ",") + v.key;
+  return keys;
+}
+
+bool is_mixed_key(const std::string& key) {
+  for (const MixedVariantInfo& v : all_mixed_variants()) {
+    if (v.key == key) return true;
+  }
+  return false;
 }
 
 std::string first_line_of_command(const std::vector<std::string>& argv,
@@ -375,6 +357,7 @@ std::string load_average() {
 }
 
 std::string iterations_text(const Config& config) {
+  if (config.sizes.empty()) return "none (--sizes none)";
   std::string text;
   for (int size : config.sizes) {
     if (!text.empty()) text += ", ";
@@ -446,9 +429,10 @@ void print_report(const Config& config, const std::vector<Row>& rows, const std:
             << (config.strace.empty() ? " — strace not found: n/a" : "") << "\n";
   std::cout << "- tx/s = transactions / summed latency (sequential, one writer); ratio columns "
                "= median / median of the git baseline row of the same size\n";
-  std::cout << "- total run time " << fixed(seconds, 1) << " s\n\n";
+  std::cout << "- total run time " << fixed(seconds, 1) << " s (all sections)\n";
+  if (rows.empty()) return;
 
-  std::cout << "| refs | variant | n | median ms | p90 ms | tx/s | syncs/tx | O_DSYNC writes/tx "
+  std::cout << "\n| refs | variant | n | median ms | p90 ms | tx/s | syncs/tx | O_DSYNC writes/tx "
                "| × git fsync | × git default |\n";
   std::cout << "|---:|---|---:|---:|---:|---:|---|---:|---:|---:|\n";
   for (const Row& row : rows) {
@@ -463,9 +447,8 @@ void print_report(const Config& config, const std::vector<Row>& rows, const std:
     std::cout << "| " << row.size << " | " << label_of(row.key) << " | " << row.stats.n << " | "
               << fixed(row.stats.median_ms, 2) << " | " << fixed(row.stats.p90_ms, 2) << " | "
               << fixed(row.stats.tx_per_s, row.stats.tx_per_s < 10 ? 2 : 1) << " | "
-              << sync_cell(row) << " | "
-              << (row.syncs ? per_tx(row.syncs->dsync_writes, row.probed) : "n/a") << " | "
-              << baseline(kGitFsyncKey) << " | " << baseline(kGitDefaultKey) << " |\n";
+              << sync_cell(row.syncs, row.probed) << " | " << dsync_cell(row.syncs, row.probed)
+              << " | " << baseline(kGitFsyncKey) << " | " << baseline(kGitDefaultKey) << " |\n";
   }
 }
 
@@ -574,10 +557,14 @@ int run_benchmark(const Config& config) {
       rows.push_back(std::move(row));
     }
   }
-  variants.clear();
+  variants.clear();  // also turns libgit2's process-wide fsync switch off again
+  std::vector<MixedRow> mixed_rows;
+  const MixedConfig mixed = mixed_config(config);
+  if (mixed.iterations > 0) mixed_rows = run_mixed(mixed, fixture, oids, scratch);
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   print_report(config, rows, work_dir, scratch, load_at_start, seconds);
+  if (!mixed_rows.empty()) print_mixed_report(mixed, mixed_rows);
   return 0;
 }
 
@@ -585,25 +572,32 @@ int run_benchmark(const Config& config) {
 
 int main(int argc, char** argv) {
   std::signal(SIGPIPE, SIG_IGN);  // a child that dies early must not kill the benchmark
-  std::string sizes_text, iterations_text_arg, variants_text, reftx_arg, strace_arg;
+  std::string sizes_text, iterations_text_arg, variants_text, mixed_variants_text, reftx_arg,
+      strace_arg;
   Config config;
   ProbeArgs probe;
 
   po::options_description visible("usage: reftx-bench [options]\noptions");
   visible.add_options()("help,h", "show this help")(
       "sizes", po::value(&sizes_text)->default_value("1,10,100,1000"),
-      "transaction sizes (refs per transaction), comma-separated")(
+      "transaction sizes (refs per transaction), comma-separated; 'none' skips the ref-only "
+      "table")(
       "iterations", po::value(&iterations_text_arg)->default_value(""),
       "timed transactions per variant: N for every size, or size:N,... "
       "(default 1:40,10:25,100:8, larger sizes 2)")(
       "warmup", po::value(&config.warmup)->default_value(-1),
-      "untimed transactions per variant and size before timing (-1: 1 for sizes <= 10, "
-      "else 0)")(
+      "untimed transactions per variant and size before timing (-1: 1 for sizes <= 10 and "
+      "the mixed transaction, else 0)")(
       "probe-transactions", po::value(&config.probe_transactions)->default_value(0),
-      "transactions traced per cell to count syncs (0: 3 for sizes <= 10, else 1)")(
+      "transactions traced per cell to count syncs (0: 3 for sizes <= 10 and the mixed "
+      "transaction, else 1)")(
       "variants",
       po::value(&variants_text)->default_value("git,git-fsync,libgit2,reftx-lib,reftx-cli"),
       "variants to run, comma-separated")(
+      "mixed-iterations", po::value(&config.mixed_iterations)->default_value(50),
+      "timed mixed transactions (10 refs + 10 files + 10 keys) per variant; 0 skips them")(
+      "mixed-variants", po::value(&mixed_variants_text)->default_value(all_mixed_keys()),
+      "mixed-transaction variants to run, comma-separated")(
       "dir", po::value(&config.parent_dir)->default_value(""),
       "directory for the temporary repository (default $TMPDIR or /tmp)")(
       "ref-prefix", po::value(&config.ref_prefix)->default_value("refs/bench"),
@@ -617,7 +611,8 @@ int main(int argc, char** argv) {
   po::options_description hidden;
   hidden.add_options()("probe-variant", po::value(&probe.variant))(
       "probe-work-dir", po::value(&probe.work_dir))("probe-oids", po::value(&probe.oids))(
-      "probe-size", po::value(&probe.size))("probe-count", po::value(&probe.count));
+      "probe-size", po::value(&probe.size))("probe-count", po::value(&probe.count))(
+      "probe-mixed", po::bool_switch(&probe.mixed));
   po::options_description all;
   all.add(visible).add(hidden);
 
@@ -629,20 +624,24 @@ int main(int argc, char** argv) {
       std::cout << visible;
       return 0;
     }
-    for (const std::string& s : split(sizes_text, ',')) {
+    for (const std::string& s : split(sizes_text == "none" ? "" : sizes_text, ',')) {
       const int size = parse_positive(s, "size");
       if (std::find(config.sizes.begin(), config.sizes.end(), size) == config.sizes.end()) {
         config.sizes.push_back(size);
       }
     }
-    if (config.sizes.empty()) throw po::error("--sizes is empty");
+    if (config.sizes.empty() && sizes_text != "none") throw po::error("--sizes is empty");
     config.iterations = parse_iterations(iterations_text_arg, config.sizes);
-    if (config.warmup < -1 || config.probe_transactions < 0) {
-      throw po::error("--warmup must be >= -1 and --probe-transactions >= 0");
+    if (config.warmup < -1 || config.probe_transactions < 0 || config.mixed_iterations < 0) {
+      throw po::error("--warmup must be >= -1, --probe-transactions and --mixed-iterations >= 0");
     }
     config.variants = split(variants_text, ',');
     for (const std::string& key : config.variants) {
       if (label_of(key) == key) throw po::error("unknown variant '" + key + "'");
+    }
+    config.mixed_variants = split(mixed_variants_text, ',');
+    for (const std::string& key : config.mixed_variants) {
+      if (!is_mixed_key(key)) throw po::error("unknown mixed variant '" + key + "'");
     }
   } catch (const po::error& e) {
     std::cerr << "reftx-bench: " << e.what() << "\n" << visible;
@@ -655,9 +654,11 @@ int main(int argc, char** argv) {
       return run_probe(probe, config);
     }
     config.tools.reftx = locate_reftx(reftx_arg);
+    auto has_cli = [](const std::vector<std::string>& keys) {
+      return std::find(keys.begin(), keys.end(), "reftx-cli") != keys.end();
+    };
     const bool needs_cli =
-        std::find(config.variants.begin(), config.variants.end(), "reftx-cli") !=
-        config.variants.end();
+        has_cli(config.variants) || (config.mixed_iterations > 0 && has_cli(config.mixed_variants));
     if (needs_cli && config.tools.reftx.empty()) {
       throw std::runtime_error("reftx CLI not found; pass --reftx or set REFTX_BIN");
     }

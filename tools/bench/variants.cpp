@@ -49,7 +49,7 @@ class ReftxCli final : public ProcessVariant {
 // One reftx::Store opened at construction and reused by every transaction.
 class ReftxLibrary final : public Variant {
  public:
-  explicit ReftxLibrary(const Fixture& fixture) : store_(open(fixture.work_dir)) {}
+  explicit ReftxLibrary(const Fixture& fixture) : store_(open_store(fixture.work_dir)) {}
 
   void apply(const std::vector<std::string>& refs, const std::string& old_oid,
              const std::string& new_oid) override {
@@ -60,12 +60,6 @@ class ReftxLibrary final : public Variant {
   }
 
  private:
-  static reftx::Store open(const std::string& path) {
-    auto store = reftx::Store::open(path);
-    if (!store) throw std::runtime_error("reftx::Store::open: " + store.error().describe());
-    return std::move(store).value();
-  }
-
   reftx::Store store_;
 };
 
@@ -155,6 +149,12 @@ std::unique_ptr<Variant> make_variant(const std::string& key, const Fixture& fix
   if (key == "reftx-lib") return std::make_unique<ReftxLibrary>(fixture);
   if (key == "reftx-cli") return std::make_unique<ReftxCli>(fixture, tools);
   throw std::runtime_error("unknown variant '" + key + "'");
+}
+
+reftx::Store open_store(const std::string& path) {
+  auto store = reftx::Store::open(path);
+  if (!store) throw std::runtime_error("reftx::Store::open: " + store.error().describe());
+  return std::move(store).value();
 }
 
 std::string update_script(const std::vector<std::string>& refs, const std::string& old_oid,

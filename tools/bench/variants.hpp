@@ -5,6 +5,8 @@
 #include <string>
 #include <vector>
 
+#include "reftx/reftx.hpp"
+
 namespace reftx_bench {
 
 // The repository every variant works on.
@@ -43,6 +45,10 @@ inline const std::string kGitFsyncKey = "git-fsync";
 // open their repository or Store here. Throws std::runtime_error on failure or unknown key.
 std::unique_ptr<Variant> make_variant(const std::string& key, const Fixture& fixture,
                                       const Tools& tools);
+
+// The reftx Store of the repository at `path`, default options (durable). Throws
+// std::runtime_error if it cannot be opened.
+reftx::Store open_store(const std::string& path);
 
 // `git update-ref --stdin` script with one "update <ref> <new> <old>" line per ref.
 std::string update_script(const std::vector<std::string>& refs, const std::string& old_oid,
