@@ -28,8 +28,7 @@ std::string show(const std::string& blob) { return blob == kZeroOid ? "absent" :
 
 // The st_mode a written file gets: the old file's permissions, with the execute bits the
 // requested mode asks for; a new file gets 0666/0777 minus the umask, like git checkout.
-std::uint32_t resolve_mode(std::uint32_t requested, std::uint32_t old_mode) {
-  const mode_t mask = current_umask();
+std::uint32_t resolve_mode(std::uint32_t requested, std::uint32_t old_mode, mode_t mask) {
   if (old_mode == 0) {
     return S_IFREG | ((requested == 0100755 ? 0777u : 0666u) & ~mask);
   }
@@ -132,6 +131,8 @@ Result<StagedFiles> stage_files(detail::StoreState& store, TxRecord& record,
                                 const std::vector<int>& lines) {
   StagedFiles staged;
   const bool durable = store.options.durable;
+  const mode_t umask = current_umask();
+  std::vector<std::string> to_sync;  // blobs that must be durable before the decision
   for (std::size_t i = 0; i < record.files.size(); ++i) {
     FileRecord& file = record.files[i];
     const int line = i < lines.size() ? lines[i] : 0;
@@ -156,9 +157,7 @@ Result<StagedFiles> stage_files(detail::StoreState& store, TxRecord& record,
         if (Status s = store.repo.store_file(fd.value().get(), old_blob); !s) {
           return with_line(s.error());
         }
-        if (durable) {
-          if (Status s = store.repo.make_durable(old_blob); !s) return s.error();
-        }
+        to_sync.push_back(old_blob);
       }
     }
     if (file.expected_old && *file.expected_old != old_blob) {
@@ -176,11 +175,9 @@ Result<StagedFiles> stage_files(detail::StoreState& store, TxRecord& record,
     file.old_blob = old_blob;
     file.old_mode = before.value().exists ? before.value().mode : 0;
     file.old_known = true;
-    file.new_mode = file.new_blob == kZeroOid ? 0 : resolve_mode(file.requested_mode, file.old_mode);
+    file.new_mode = file.new_blob == kZeroOid ? 0 : resolve_mode(file.requested_mode, file.old_mode, umask);
     if (file.new_blob != kZeroOid) {
-      if (durable) {
-        if (Status s = store.repo.make_durable(file.new_blob); !s) return s.error();
-      }
+      to_sync.push_back(file.new_blob);
       if (Status s = write_temp(store, dir, temp_name(record.id, i), file.new_blob, file.new_mode,
                                 file.path);
           !s) {
@@ -188,6 +185,9 @@ Result<StagedFiles> stage_files(detail::StoreState& store, TxRecord& record,
       }
     }
     staged.push_back(before.value().identity);
+  }
+  if (durable) {
+    if (Status s = store.repo.make_durable(to_sync); !s) return s.error();
   }
   return staged;
 }

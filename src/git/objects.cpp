@@ -5,9 +5,14 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include <cerrno>
+#include <charconv>
+#include <cstring>
+#include <algorithm>
 #include <memory>
+#include <set>
 #include <vector>
 
 #include "git/repository.hpp"
@@ -17,6 +22,13 @@ namespace reftx::git {
 namespace {
 
 constexpr std::size_t kChunk = std::size_t{1} << 20;
+
+// An uninitialized buffer of min(kChunk, hint) bytes (at least 4 KiB): small files never pay
+// for zeroing a large buffer.
+std::unique_ptr<char[]> chunk_buffer(std::size_t hint, std::size_t& size) {
+  size = std::clamp<std::size_t>(hint, 4096, kChunk);
+  return std::make_unique_for_overwrite<char[]>(size);
+}
 // Above this size a blob that libgit2 cannot stream (packed) is read through `git cat-file`.
 constexpr std::size_t kInMemoryLimit = std::size_t{8} << 20;
 
@@ -43,15 +55,21 @@ std::string to_hex(const git_oid& oid) {
   return hex;
 }
 
-// Runs `git cat-file blob <oid>` with its stdout copied to `fd`.
+// Runs `git cat-file blob <oid>` with its stdout copied to `fd`. git streams a packed blob only
+// above core.bigFileThreshold and maps packs in core.packedGitWindowSize windows kept up to
+// core.packedGitLimit (defaults: 512 MiB, 1 GiB, 8 GiB): small values keep its memory bounded.
 Status cat_file(const std::string& git, const std::string& git_dir, const std::string& oid,
                 int fd) {
   int pipe_fds[2];
   if (::pipe2(pipe_fds, O_CLOEXEC) != 0) return util::errno_error("pipe", errno);
   util::UniqueFd read_end(pipe_fds[0]), write_end(pipe_fds[1]);
   const std::string git_dir_arg = "--git-dir=" + git_dir;
-  std::vector<const char*> argv = {git.c_str(), git_dir_arg.c_str(), "cat-file", "blob",
-                                   oid.c_str(), nullptr};
+  std::vector<const char*> argv = {git.c_str(), git_dir_arg.c_str()};
+  for (const char* setting :
+       {"core.bigFileThreshold=1m", "core.packedGitWindowSize=1m", "core.packedGitLimit=4m"}) {
+    argv.insert(argv.end(), {"-c", setting});
+  }
+  argv.insert(argv.end(), {"cat-file", "blob", oid.c_str(), nullptr});
   pid_t pid = ::fork();
   if (pid < 0) return util::errno_error("fork", errno);
   if (pid == 0) {
@@ -60,17 +78,18 @@ Status cat_file(const std::string& git, const std::string& git_dir, const std::s
     ::_exit(127);
   }
   write_end = util::UniqueFd();
-  std::vector<char> buf(kChunk);
+  std::size_t buf_size = 0;
+  auto buf = chunk_buffer(kChunk, buf_size);
   Status copied;
   for (;;) {
-    ssize_t n = ::read(read_end.get(), buf.data(), buf.size());
+    ssize_t n = ::read(read_end.get(), buf.get(), buf_size);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) {
       copied = util::errno_error("read from git cat-file", errno);
       break;
     }
     if (n == 0) break;
-    if (copied = util::write_all(fd, buf.data(), static_cast<std::size_t>(n)); !copied) break;
+    if (copied = util::write_all(fd, buf.get(), static_cast<std::size_t>(n)); !copied) break;
   }
   read_end = util::UniqueFd();
   int status = 0;
@@ -80,6 +99,68 @@ Status cat_file(const std::string& git, const std::string& git_dir, const std::s
   if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
     return Error{ErrorKind::environment, "git cat-file blob " + oid + " failed"};
   }
+  return {};
+}
+
+// Copies the content of the loose blob object open at `object` (zlib: "blob <size>\0" then the
+// content) to `fd`, reading and inflating one chunk at a time. libgit2's loose read stream and
+// `git cat-file` both mmap the whole object file, which makes their resident size grow with it.
+Status copy_loose_blob(int object, const std::string& oid, int fd) {
+  z_stream z{};
+  if (inflateInit(&z) != Z_OK) return Error{ErrorKind::environment, "inflateInit failed"};
+  std::unique_ptr<z_stream, int (*)(z_stream*)> guard(&z, inflateEnd);
+  const auto corrupt = [&oid](const std::string& why) {
+    return Error{ErrorKind::environment, "loose object " + oid + " is corrupt: " + why};
+  };
+  struct stat st {};
+  if (::fstat(object, &st) != 0) return util::errno_error("cannot stat loose object " + oid, errno);
+  const auto compressed = static_cast<std::size_t>(st.st_size);
+  std::size_t in_size = 0, out_size = 0;
+  auto in_buf = chunk_buffer(compressed, in_size);
+  auto out_buf = chunk_buffer(compressed * 8, out_size);
+  auto* in = reinterpret_cast<unsigned char*>(in_buf.get());
+  auto* out = reinterpret_cast<unsigned char*>(out_buf.get());
+  std::string header;  // until its NUL has been seen
+  bool in_header = true;
+  std::uint64_t size = 0;  // from the header
+  std::uint64_t written = 0;
+  int rc = Z_OK;
+  while (rc != Z_STREAM_END) {
+    if (z.avail_in == 0) {
+      ssize_t n = ::read(object, in, in_size);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) return util::errno_error("cannot read loose object " + oid, errno);
+      if (n == 0) return corrupt("truncated");
+      z.next_in = in;
+      z.avail_in = static_cast<uInt>(n);
+    }
+    z.next_out = out;
+    z.avail_out = static_cast<uInt>(out_size);
+    rc = inflate(&z, Z_NO_FLUSH);
+    if (rc != Z_OK && rc != Z_STREAM_END && (rc != Z_BUF_ERROR || z.avail_in != 0)) {
+      return corrupt(z.msg ? z.msg : "zlib");
+    }
+    const char* data = reinterpret_cast<const char*>(out);
+    std::size_t len = out_size - z.avail_out;
+    if (in_header) {
+      const char* nul = static_cast<const char*>(std::memchr(data, '\0', len));
+      header.append(data, nul ? static_cast<std::size_t>(nul - data) : len);
+      if (header.size() > 64) return corrupt("bad header");
+      if (!nul) continue;
+      if (!header.starts_with("blob ")) return corrupt("not a blob");
+      const char* first = header.data() + 5;
+      const char* last = header.data() + header.size();
+      auto [end, ec] = std::from_chars(first, last, size);
+      if (ec != std::errc() || end != last || first == last) return corrupt("bad header");
+      in_header = false;
+      len -= static_cast<std::size_t>(nul + 1 - data);
+      data = nul + 1;
+    }
+    if (len > size - written) return corrupt("longer than its header says");
+    if (Status s = util::write_all(fd, data, len); !s) return s;
+    written += len;
+  }
+  if (in_header || written != size) return corrupt("shorter than its header says");
   return {};
 }
 
@@ -139,14 +220,15 @@ Status Repository::store_file(int fd, const std::string& hash) {
                                 GIT_OBJECT_BLOB);
   if (rc != 0) return libgit2_error("git_odb_open_wstream", rc);
   StreamPtr stream(raw);
-  std::vector<char> buf(kChunk);
+  std::size_t buf_size = 0;
+  auto buf = chunk_buffer(static_cast<std::size_t>(st.st_size), buf_size);
   off_t offset = 0;
   while (offset < st.st_size) {
-    ssize_t n = ::pread(fd, buf.data(), buf.size(), offset);
+    ssize_t n = ::pread(fd, buf.get(), buf_size, offset);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) return util::errno_error("read", errno);
     if (n == 0) break;
-    rc = git_odb_stream_write(stream.get(), buf.data(), static_cast<std::size_t>(n));
+    rc = git_odb_stream_write(stream.get(), buf.get(), static_cast<std::size_t>(n));
     if (rc != 0) return libgit2_error("git_odb_stream_write", rc);
     offset += n;
   }
@@ -164,17 +246,36 @@ Status Repository::store_file(int fd, const std::string& hash) {
   return {};
 }
 
-Status Repository::make_durable(const std::string& oid_hex) {
+Status Repository::make_durable(const std::vector<std::string>& oids) {
   const std::string objects = common_dir_ + "/objects";
-  const std::string dir = objects + "/" + oid_hex.substr(0, 2);
-  util::UniqueFd fd(::open((dir + "/" + oid_hex.substr(2)).c_str(), O_RDONLY | O_CLOEXEC));
-  if (!fd.valid()) {
-    if (errno == ENOENT) return {};  // packed (or in an alternate): not ours to sync
-    return util::errno_error("cannot open object " + oid_hex, errno);
+  std::set<std::string> dirs;
+  std::vector<std::string> synced;
+  for (const std::string& oid_hex : oids) {
+    const std::string dir = objects + "/" + oid_hex.substr(0, 2);
+    util::UniqueFd fd(::open((dir + "/" + oid_hex.substr(2)).c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd.valid()) {
+      if (errno == ENOENT) continue;  // packed (or in an alternate): not ours to sync
+      return util::errno_error("cannot open object " + oid_hex, errno);
+    }
+    struct stat st {};
+    if (::fstat(fd.get(), &st) != 0) return util::errno_error("cannot stat object " + oid_hex, errno);
+    // The same object file (not one pruned and written again) was made durable before.
+    std::string key = oid_hex + ":" + std::to_string(st.st_ino) + ":" +
+                      std::to_string(st.st_mtim.tv_sec) + "." + std::to_string(st.st_mtim.tv_nsec);
+    if (durable_objects_.count(key)) continue;
+    if (Status s = util::fsync_fd(fd.get(), "object " + oid_hex); !s) return s;
+    dirs.insert(dir);
+    synced.push_back(std::move(key));
   }
-  if (Status s = util::fsync_fd(fd.get(), "object " + oid_hex); !s) return s;
-  if (Status s = util::fsync_dir(dir); !s) return s;
-  return util::fsync_dir(objects);
+  for (const std::string& dir : dirs) {
+    if (Status s = util::fsync_dir(dir); !s) return s;
+  }
+  if (!dirs.empty()) {
+    if (Status s = util::fsync_dir(objects); !s) return s;
+  }
+  if (durable_objects_.size() + synced.size() > kDurableObjectsRemembered) durable_objects_.clear();
+  durable_objects_.insert(synced.begin(), synced.end());
+  return {};
 }
 
 Status Repository::copy_blob(const std::string& oid_hex, int fd, const std::string& git) {
@@ -182,6 +283,11 @@ Status Repository::copy_blob(const std::string& oid_hex, int fd, const std::stri
   if (git_oid_fromstr(&oid, oid_hex.c_str()) != 0) {
     return Error{ErrorKind::invalid_input, "bad object id '" + oid_hex + "'"};
   }
+  const std::string loose =
+      common_dir_ + "/objects/" + oid_hex.substr(0, 2) + "/" + oid_hex.substr(2);
+  util::UniqueFd loose_fd(::open(loose.c_str(), O_RDONLY | O_CLOEXEC));
+  if (loose_fd.valid()) return copy_loose_blob(loose_fd.get(), oid_hex, fd);
+  if (errno != ENOENT) return util::errno_error("cannot open loose object " + oid_hex, errno);
   auto odb = open_odb(repo_);
   if (!odb) return odb.error();
   git_odb_stream* raw = nullptr;

@@ -56,7 +56,8 @@ Repository::Repository(Repository&& o) noexcept
     : repo_(std::exchange(o.repo_, nullptr)),
       git_dir_(std::move(o.git_dir_)),
       common_dir_(std::move(o.common_dir_)),
-      work_dir_(std::move(o.work_dir_)) {}
+      work_dir_(std::move(o.work_dir_)),
+      durable_objects_(std::move(o.durable_objects_)) {}
 
 Repository& Repository::operator=(Repository&& o) noexcept {
   if (this != &o) {
@@ -65,6 +66,7 @@ Repository& Repository::operator=(Repository&& o) noexcept {
     git_dir_ = std::move(o.git_dir_);
     common_dir_ = std::move(o.common_dir_);
     work_dir_ = std::move(o.work_dir_);
+    durable_objects_ = std::move(o.durable_objects_);
   }
   return *this;
 }

@@ -6,6 +6,8 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <unordered_set>
+#include <vector>
 
 #include "reftx/error.hpp"
 
@@ -37,7 +39,8 @@ class Repository {
   const std::string& work_dir() const { return work_dir_; }
 
   // Objects (src/git/objects.cpp). Blob content is always streamed: memory use does not grow
-  // with the blob's size (a fallback through `git cat-file` covers packed objects).
+  // with the blob's size (loose objects are inflated chunk by chunk, packed ones larger than
+  // 8 MiB go through `git cat-file`; a deltified packed blob is rebuilt in memory by git).
   //
   // Type name of an object ("blob", "commit", ...); not_found if it is not in the database.
   Result<std::string> object_type(const std::string& oid_hex);
@@ -48,9 +51,10 @@ class Repository {
   // Stores the content of the file open at `fd` as blob `hash` (from hash_file) unless the
   // object exists already. A conflict error if the content no longer hashes to `hash`.
   Status store_file(int fd, const std::string& hash);
-  // fsyncs the loose object file of `oid` and its directories, if the object is loose in this
-  // repository (packs are written durably by git).
-  Status make_durable(const std::string& oid_hex);
+  // fsyncs the loose object files of `oids` that are loose in this repository (packs are written
+  // durably by git), then each of their fan-out directories and objects/ once. An object file
+  // this Repository already made durable is skipped (objects are immutable).
+  Status make_durable(const std::vector<std::string>& oids);
   // Writes the content of blob `oid` to `fd` (at its current offset).
   Status copy_blob(const std::string& oid_hex, int fd, const std::string& git_executable);
 
@@ -59,6 +63,8 @@ class Repository {
   std::string git_dir_;
   std::string common_dir_;
   std::string work_dir_;
+  static constexpr std::size_t kDurableObjectsRemembered = 4096;
+  std::unordered_set<std::string> durable_objects_;  // "<oid>:<inode>:<mtime>"
 };
 
 // git's ref-name rules (libgit2) plus reftx's: must start with "refs/". Returns the problem

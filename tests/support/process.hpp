@@ -10,8 +10,9 @@
 namespace reftx::test {
 
 struct RunResult {
-  int exit_code = -1;   // exit status, or -1 if killed by a signal
-  int signal = 0;       // terminating signal, 0 if exited
+  int exit_code = -1;    // exit status, or -1 if killed by a signal
+  int signal = 0;        // terminating signal, 0 if exited
+  long max_rss_kb = -1;  // peak resident set size of the process and its reaped descendants
   std::string out;
   std::string err;
 };
