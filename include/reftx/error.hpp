@@ -12,10 +12,10 @@ namespace reftx {
 
 // What went wrong, coarse enough for a caller to choose a reaction.
 enum class ErrorKind {
-  invalid_input,    // bad ref name, oid, script line, missing object, duplicate ref. Nothing changed.
-  conflict,         // a precondition failed at commit time (old value, lock held, name clash).
-                    // Nothing applied; the transaction is journaled as aborted.
-  not_found,        // the requested journal record or key does not exist.
+  invalid_input,  // bad ref name, oid, script line, missing object, duplicate ref. Nothing changed.
+  conflict,       // a precondition failed at commit time (old value, lock held, name clash).
+                  // Nothing applied; the transaction is journaled as aborted.
+  not_found,      // the requested journal record or key does not exist.
   corrupt_journal,  // a journal record or the database does not decode. Refs are never touched.
   environment,      // I/O, git or LMDB failure, not a repository, ...
 };
@@ -25,8 +25,8 @@ const char* to_string(ErrorKind kind);
 
 struct Error {
   ErrorKind kind = ErrorKind::environment;
-  std::string message;        // lowercase, names the bad input or failing call
-  int line = 0;               // 1-based script line / change position it refers to, 0 if none
+  std::string message;  // lowercase, names the bad input or failing call
+  int line = 0;         // 1-based script line / change position it refers to, 0 if none
   std::uint64_t transaction_id = 0;  // journal id the error was recorded under, 0 if none
 
   // "line 3: bad oid '12'" style rendering.
@@ -37,7 +37,7 @@ struct Error {
 template <class T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : value_(std::move(value)) {}  // NOLINT: implicit by design
+  Result(T value) : value_(std::move(value)) {}      // NOLINT: implicit by design
   Result(Error error) : error_(std::move(error)) {}  // NOLINT
 
   bool ok() const { return value_.has_value(); }

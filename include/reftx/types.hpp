@@ -72,7 +72,7 @@ struct RefRecord {
   std::string name;
   RefOp op = RefOp::update;
   std::optional<std::string> expected_old;  // what the caller required, if anything
-  std::string old_oid;  // value the ref really had before the transaction (kZeroOid = absent)
+  std::string old_oid;     // value the ref really had before the transaction (kZeroOid = absent)
   bool old_known = false;  // false only while pending: old_oid not read under git's lock yet
   std::string new_oid;     // kZeroOid for a delete; for verify, equals old
 };
@@ -84,10 +84,10 @@ struct FileRecord {
   std::optional<std::string> expected_old;
   std::string old_blob = kZeroOid;  // what the file held, saved durably in the object database
   std::uint32_t old_mode = 0;
-  bool old_known = false;           // false while pending: not read yet
-  std::string new_blob = kZeroOid;  // kZeroOid: the transaction removes the file
-  std::uint32_t requested_mode = 0;  // as asked (0, 0100644, 0100755)
-  std::uint32_t new_mode = 0;        // resolved when old is read
+  bool old_known = false;                 // false while pending: not read yet
+  std::string new_blob = kZeroOid;        // kZeroOid: the transaction removes the file
+  std::uint32_t requested_mode = 0;       // as asked (0, 0100644, 0100755)
+  std::uint32_t new_mode = 0;             // resolved when old is read
   std::vector<std::string> created_dirs;  // parents the transaction creates, outermost first
 };
 
@@ -112,8 +112,9 @@ struct TxRecord {
   std::string work_tree;  // absolute; empty when the transaction has no files
   std::vector<FileRecord> files;
   std::vector<KeyRecord> keys;
-  std::string reason;                  // why it was aborted or rolled back
-  std::vector<std::string> conflicts;  // refs, files, keys left alone because another writer changed them
+  std::string reason;  // why it was aborted or rolled back
+  std::vector<std::string>
+      conflicts;  // refs, files, keys left alone because another writer changed them
 };
 
 }  // namespace reftx

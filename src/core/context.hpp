@@ -6,11 +6,11 @@
 #include <optional>
 #include <string>
 
+#include "core/owners.hpp"
 #include "git/repository.hpp"
 #include "git/update_ref_process.hpp"
 #include "journal/journal.hpp"
 #include "reftx/store.hpp"
-#include "core/owners.hpp"
 #include "util/file_lock.hpp"
 
 namespace reftx {

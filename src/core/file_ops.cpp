@@ -19,12 +19,16 @@ mode_t current_umask() {
   std::ifstream status("/proc/self/status");
   std::string line;
   while (std::getline(status, line)) {
-    if (line.rfind("Umask:", 0) == 0) return static_cast<mode_t>(std::stoul(line.substr(6), nullptr, 8));
+    if (line.rfind("Umask:", 0) == 0) {
+      return static_cast<mode_t>(std::stoul(line.substr(6), nullptr, 8));
+    }
   }
   return 022;
 }
 
-std::string show(const std::string& blob) { return blob == kZeroOid ? "absent" : blob; }
+std::string show(const std::string& blob) {
+  return blob == kZeroOid ? "absent" : blob;
+}
 
 // The st_mode a written file gets: the old file's permissions, with the execute bits the
 // requested mode asks for; a new file gets 0666/0777 minus the umask, like git checkout.
@@ -38,7 +42,9 @@ std::uint32_t resolve_mode(std::uint32_t requested, std::uint32_t old_mode, mode
   return S_IFREG | perms;
 }
 
-std::string basename_of(const std::string& path) { return path_components(path).back(); }
+std::string basename_of(const std::string& path) {
+  return path_components(path).back();
+}
 
 struct Current {
   FileState state;
@@ -72,8 +78,8 @@ bool at(const Current& c, const std::string& blob, std::uint32_t mode) {
 // Writes blob `blob` with mode `mode` to the temp file of file `index` in `dir`, fsynced.
 Status write_temp(detail::StoreState& store, int dir, const std::string& tmp,
                   const std::string& blob, std::uint32_t mode, const std::string& path) {
-  util::UniqueFd fd(::openat(dir, tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
-                             0600));
+  util::UniqueFd fd(
+      ::openat(dir, tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600));
   if (!fd.valid()) return util::errno_error("cannot create temp file for '" + path + "'", errno);
   if (Status s = store.repo.copy_blob(blob, fd.get(), store.options.git_executable); !s) return s;
   if (::fchmod(fd.get(), mode & 07777) != 0) {
@@ -175,7 +181,8 @@ Result<StagedFiles> stage_files(detail::StoreState& store, TxRecord& record,
     file.old_blob = old_blob;
     file.old_mode = before.value().exists ? before.value().mode : 0;
     file.old_known = true;
-    file.new_mode = file.new_blob == kZeroOid ? 0 : resolve_mode(file.requested_mode, file.old_mode, umask);
+    file.new_mode =
+        file.new_blob == kZeroOid ? 0 : resolve_mode(file.requested_mode, file.old_mode, umask);
     if (file.new_blob != kZeroOid) {
       to_sync.push_back(file.new_blob);
       if (Status s = write_temp(store, dir, temp_name(record.id, i), file.new_blob, file.new_mode,
@@ -200,7 +207,9 @@ Status check_staged(detail::StoreState& store, const TxRecord& record, const Sta
     std::string identity;
     if (parent && parent.value()) {
       auto state = stat_file(parent.value()->get(), basename_of(path), path);
-      if (!state) return Error{ErrorKind::conflict, "file " + path + " changed: " + state.error().message};
+      if (!state) {
+        return Error{ErrorKind::conflict, "file " + path + " changed: " + state.error().message};
+      }
       identity = state.value().identity;
     }
     if (!parent || identity != staged[i]) {
@@ -250,8 +259,8 @@ Result<std::vector<std::string>> install_files(detail::StoreState& store, const 
   return conflicts;
 }
 
-Result<std::vector<std::string>> reconcile_files(detail::StoreState& store,
-                                                 const TxRecord& record, bool forward) {
+Result<std::vector<std::string>> reconcile_files(detail::StoreState& store, const TxRecord& record,
+                                                 bool forward) {
   std::vector<std::string> conflicts;
   for (std::size_t i = 0; i < record.files.size(); ++i) {
     const FileRecord& file = record.files[i];
@@ -267,9 +276,9 @@ Result<std::vector<std::string>> reconcile_files(detail::StoreState& store,
     }
     if (at(current.value(), to_blob, to_mode)) continue;
     if (!at(current.value(), from_blob, from_mode)) {
-      conflicts.push_back(left_alone(
-          file.path, "changed by another writer (expected " + show(from_blob) + " or " +
-                         show(to_blob) + ", found " + show(current.value().blob) + ")"));
+      conflicts.push_back(left_alone(file.path, "changed by another writer (expected " +
+                                                    show(from_blob) + " or " + show(to_blob) +
+                                                    ", found " + show(current.value().blob) + ")"));
       continue;
     }
     if (Status s = put_file(store, record, i, to_blob, to_mode); !s) {

@@ -40,8 +40,8 @@ Result<std::vector<std::string>> install_files(detail::StoreState& store, const 
 // every file at its new state back, from the blobs in the object database; a file at neither is
 // left alone and returned as a conflict. Removes the temp files; rolling back also removes the
 // directories the transaction created, if empty.
-Result<std::vector<std::string>> reconcile_files(detail::StoreState& store,
-                                                 const TxRecord& record, bool forward);
+Result<std::vector<std::string>> reconcile_files(detail::StoreState& store, const TxRecord& record,
+                                                 bool forward);
 
 // An undecided record being aborted: records unknown old contents (hashed, not saved), removes
 // the temp files and the directories the transaction created, if empty. Nothing else changes.

@@ -3,15 +3,22 @@
 
 namespace reftx {
 
-const char* version() { return REFTX_VERSION; }
+const char* version() {
+  return REFTX_VERSION;
+}
 
 const char* to_string(ErrorKind kind) {
   switch (kind) {
-    case ErrorKind::invalid_input: return "invalid-input";
-    case ErrorKind::conflict: return "conflict";
-    case ErrorKind::not_found: return "not-found";
-    case ErrorKind::corrupt_journal: return "corrupt-journal";
-    case ErrorKind::environment: return "environment";
+    case ErrorKind::invalid_input:
+      return "invalid-input";
+    case ErrorKind::conflict:
+      return "conflict";
+    case ErrorKind::not_found:
+      return "not-found";
+    case ErrorKind::corrupt_journal:
+      return "corrupt-journal";
+    case ErrorKind::environment:
+      return "environment";
   }
   return "unknown";
 }
@@ -22,21 +29,30 @@ std::string Error::describe() const {
 
 const char* to_string(RefOp op) {
   switch (op) {
-    case RefOp::update: return "update";
-    case RefOp::create: return "create";
-    case RefOp::remove: return "delete";
-    case RefOp::verify: return "verify";
+    case RefOp::update:
+      return "update";
+    case RefOp::create:
+      return "create";
+    case RefOp::remove:
+      return "delete";
+    case RefOp::verify:
+      return "verify";
   }
   return "unknown";
 }
 
 const char* to_string(TxState state) {
   switch (state) {
-    case TxState::pending: return "pending";
-    case TxState::committing: return "committing";
-    case TxState::rolling_back: return "rolling-back";
-    case TxState::committed: return "committed";
-    case TxState::aborted: return "aborted";
+    case TxState::pending:
+      return "pending";
+    case TxState::committing:
+      return "committing";
+    case TxState::rolling_back:
+      return "rolling-back";
+    case TxState::committed:
+      return "committed";
+    case TxState::aborted:
+      return "aborted";
   }
   return "unknown";
 }

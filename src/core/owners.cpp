@@ -7,7 +7,9 @@
 
 namespace reftx::core {
 
-std::string owners_dir(const std::string& journal_dir) { return journal_dir + "/owners"; }
+std::string owners_dir(const std::string& journal_dir) {
+  return journal_dir + "/owners";
+}
 
 std::string owner_path(const std::string& journal_dir, const std::string& owner_name) {
   return owners_dir(journal_dir) + "/" + owner_name + ".owner";

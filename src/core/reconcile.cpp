@@ -22,24 +22,39 @@ Result<std::string> current_value(git::Repository& repo, const std::string& name
 
 // git refused (it ran, and exited by itself with its locks released) as opposed to an
 // environment failure (git could not run, or died) after which nothing can be concluded.
-bool refused(const Error& e) { return e.kind == ErrorKind::conflict; }
+bool refused(const Error& e) {
+  return e.kind == ErrorKind::conflict;
+}
 
-std::string show(const std::string& oid) { return oid == kZeroOid ? "absent" : oid; }
+std::string show(const std::string& oid) {
+  return oid == kZeroOid ? "absent" : oid;
+}
 
 bool lock_held(const Error& e) {
   return e.message.find("Unable to create") != std::string::npos &&
          e.message.find("File exists") != std::string::npos;
 }
 
-Status run_update_ref(detail::StoreState& store, const std::string& lines, int inherit_fd) {
+// `lines` are "update <ref> <to> <from>\n": a null <to> deletes the ref.
+bool deletes_a_ref(const std::string& lines) {
+  return lines.find(" " + kZeroOid + " ") != std::string::npos;
+}
+
+// One git run for transaction `id`. While git holds its locks, a run that deletes refs has the
+// witness of its packed-refs.lock (ref_files.hpp); it stays if git dies, for the next recovery.
+Status run_update_ref(detail::StoreState& store, std::uint64_t id, const std::string& lines,
+                      int inherit_fd) {
   auto git = git::UpdateRefProcess::spawn(store.git_config(inherit_fd));
   if (!git) return git.error();
   git::UpdateRefProcess& p = git.value();
   if (Status s = p.send("start\n" + lines + "prepare\n"); !s) return s;
   if (Status s = p.expect_ok("start"); !s) return s;
   if (Status s = p.expect_ok("prepare"); !s) return s;
-  if (Status s = p.send("commit\n"); !s) return s;
-  return p.expect_ok("commit");
+  if (deletes_a_ref(lines)) link_packed_refs_witness(store.repo, id);
+  Status s = p.send("commit\n");
+  if (s) s = p.expect_ok("commit");
+  if (s || !p.died_abnormally()) drop_packed_refs_witness(store.repo, id);
+  return s;
 }
 
 Status save(detail::StoreState& store, TxRecord& record,
@@ -50,9 +65,8 @@ Status save(detail::StoreState& store, TxRecord& record,
 
 }  // namespace
 
-Result<ReconcileOutcome> reconcile(detail::StoreState& store, TxRecord& record,
-                                   ReconcileMode mode, int inherit_fd,
-                                   const std::set<std::string>& busy_refs) {
+Result<ReconcileOutcome> reconcile(detail::StoreState& store, TxRecord& record, ReconcileMode mode,
+                                   int inherit_fd, const std::set<std::string>& busy_refs) {
   const bool recovering = mode.recovery_crash_points;
   if (mode.remove_stale_locks) {
     auto locks = remove_stale_locks(store.repo, record, busy_refs);
@@ -122,7 +136,7 @@ Result<ReconcileOutcome> reconcile(detail::StoreState& store, TxRecord& record,
     if (!lines.empty()) {
       std::string all;
       for (const auto& l : lines) all += l;
-      Status s = run_update_ref(store, all, inherit_fd);
+      Status s = run_update_ref(store, record.id, all, inherit_fd);
       if (!s && lock_held(s.error())) {
         return ReconcileOutcome{RecoveryAction::Kind::blocked, s.error().message};
       }
@@ -138,7 +152,7 @@ Result<ReconcileOutcome> reconcile(detail::StoreState& store, TxRecord& record,
       if (!s) {
         // Undo one ref at a time so that one clash does not keep the others from being restored.
         for (const auto& line : lines) {
-          Status one = run_update_ref(store, line, inherit_fd);
+          Status one = run_update_ref(store, record.id, line, inherit_fd);
           if (!one && lock_held(one.error())) {
             return ReconcileOutcome{RecoveryAction::Kind::blocked, one.error().message};
           }
@@ -159,15 +173,15 @@ Result<ReconcileOutcome> reconcile(detail::StoreState& store, TxRecord& record,
     record.conflicts = conflicts;
     if (!forward && record.reason.empty()) record.reason = "rolled back";
     // Rolling back puts the tool state back in the same write (decided keys were applied).
-    if (Status s = save(store, record, forward ? journal::StateStep::none
-                                               : journal::StateStep::revert);
+    if (Status s =
+            save(store, record, forward ? journal::StateStep::none : journal::StateStep::revert);
         !s) {
       return s.error();
     }
     conflicts = record.conflicts;
     ReconcileOutcome outcome;
-    outcome.kind = forward ? RecoveryAction::Kind::rolled_forward
-                           : RecoveryAction::Kind::rolled_back;
+    outcome.kind =
+        forward ? RecoveryAction::Kind::rolled_forward : RecoveryAction::Kind::rolled_back;
     if (!conflicts.empty()) {
       outcome.kind = RecoveryAction::Kind::conflict;
       for (const auto& c : conflicts) {
@@ -176,8 +190,8 @@ Result<ReconcileOutcome> reconcile(detail::StoreState& store, TxRecord& record,
     }
     return outcome;
   }
-  return Error{ErrorKind::environment, "transaction " + std::to_string(record.id) +
-                                           " could not be reconciled"};
+  return Error{ErrorKind::environment,
+               "transaction " + std::to_string(record.id) + " could not be reconciled"};
 }
 
 }  // namespace reftx::core

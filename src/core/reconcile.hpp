@@ -23,7 +23,7 @@ struct ReconcileOutcome {
 };
 
 struct ReconcileMode {
-  bool remove_stale_locks = false;  // the record's git died without cleaning up
+  bool remove_stale_locks = false;     // the record's git died without cleaning up
   bool recovery_crash_points = false;  // reached from recovery: the recover.* points apply
 };
 
@@ -32,8 +32,7 @@ struct ReconcileMode {
 // On `blocked` (a ref lock held by a live writer) the record is left non-terminal. An
 // environment error (git cannot run, I/O) is returned as an error and leaves the record
 // non-terminal too: only git's own refusal turns a decided commit into a rollback.
-Result<ReconcileOutcome> reconcile(detail::StoreState& store, TxRecord& record,
-                                   ReconcileMode mode, int inherit_fd,
-                                   const std::set<std::string>& busy_refs = {});
+Result<ReconcileOutcome> reconcile(detail::StoreState& store, TxRecord& record, ReconcileMode mode,
+                                   int inherit_fd, const std::set<std::string>& busy_refs = {});
 
 }  // namespace reftx::core

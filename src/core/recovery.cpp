@@ -54,8 +54,7 @@ Result<ReconcileOutcome> recover_one(detail::StoreState& store, TxRecord& record
                                      bool recovery_crash_points) {
   auto busy = refs_of_live_transactions(store, record.id);
   if (!busy) return busy.error();
-  return reconcile(store, record, {true, recovery_crash_points}, recovery_lock.fd(),
-                   busy.value());
+  return reconcile(store, record, {true, recovery_crash_points}, recovery_lock.fd(), busy.value());
 }
 
 Result<RecoveryReport> recover_dead_owners(detail::StoreState& store,

@@ -1,5 +1,8 @@
 #include "core/ref_files.hpp"
 
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <set>
 
 #include "util/fs.hpp"
@@ -25,7 +28,28 @@ Result<bool> is_ours(const std::string& path, const TxRecord& record,
   return allowed.count(trim(*content.value())) > 0;
 }
 
+std::string packed_refs_witness(const git::Repository& repo, std::uint64_t id) {
+  return repo.common_dir() + "/reftx-" + std::to_string(id) + ".packed-refs-witness";
+}
+
+// Both paths name the same file (inode).
+bool same_file(const std::string& a, const std::string& b) {
+  struct stat sa {}, sb {};
+  return ::lstat(a.c_str(), &sa) == 0 && ::lstat(b.c_str(), &sb) == 0 && sa.st_dev == sb.st_dev &&
+         sa.st_ino == sb.st_ino;
+}
+
 }  // namespace
+
+void link_packed_refs_witness(const git::Repository& repo, std::uint64_t id) {
+  const std::string witness = packed_refs_witness(repo, id);
+  (void)::unlink(witness.c_str());  // left by an earlier run of the same transaction
+  (void)::link((repo.common_dir() + "/packed-refs.lock").c_str(), witness.c_str());
+}
+
+void drop_packed_refs_witness(const git::Repository& repo, std::uint64_t id) {
+  (void)::unlink(packed_refs_witness(repo, id).c_str());
+}
 
 std::set<std::string> plan_commit_sync(const git::Repository& repo, const TxRecord& record) {
   std::set<std::string> dirs;
@@ -83,9 +107,11 @@ Result<StaleLocks> remove_stale_locks(git::Repository& repo, const TxRecord& rec
   // The last git run for this record wrote forward (pending, committing) or backward
   // (rolling_back): a lock holds the value that run was writing, or nothing (a delete, a verify,
   // or a git killed between creating the lock and writing it).
+  // The ref locks are removed last: they are the witnesses that HEAD.lock and packed-refs.lock
+  // are ours, so a recovery killed part-way must not have removed them first.
   const bool backward = record.state == TxState::rolling_back;
-  std::set<std::string> matched;        // refs whose stale lock was found in this pass
-  std::vector<std::string> deleted;     // refs the last git run deletes
+  std::set<std::string> matched;     // refs whose stale lock was found in this pass
+  std::vector<std::string> deleted;  // refs the last git run deletes
   for (const RefRecord& ref : record.refs) {
     std::string expected;
     if (ref.op == RefOp::verify) {
@@ -104,7 +130,6 @@ Result<StaleLocks> remove_stale_locks(git::Repository& repo, const TxRecord& rec
     if (!ours) return ours.error();
     if (!ours.value()) continue;
     matched.insert(ref.name);
-    if (Status s = remove({path}, busy_refs.count(ref.name) > 0); !s) return s.error();
   }
 
   // HEAD.lock (empty) is taken with the lock of the ref HEAD points to, to log it, and released
@@ -128,15 +153,23 @@ Result<StaleLocks> remove_stale_locks(git::Repository& repo, const TxRecord& rec
   }
 
   // packed-refs.lock (empty) and packed-refs.new belong to a git that deletes refs. Ours when
-  // packed-refs.new no longer lists the refs we delete, and either the lock of such a ref was
-  // ours, or packed-refs.new was written after our record (a git killed while releasing its
-  // locks may have dropped the ref lock first). A bare packed-refs.lock is ours only after a
+  // packed-refs.new no longer lists the refs we delete, and either one of our ref locks was
+  // found (git takes packed-refs.lock after all the ref locks of a transaction and releases it
+  // after all of them, aborting or committing: a git killed while releasing them leaves some
+  // ref locks, not necessarily those of the deleted refs, and packed-refs.lock), or
+  // packed-refs.new was written after our record. A bare packed-refs.lock is ours only after a
   // commit rewrote packed-refs (below); otherwise it could be a `git pack-refs` just started.
-  if (!deleted.empty()) {
-    bool deleting_now = false;
-    for (const std::string& name : deleted) deleting_now = deleting_now || matched.count(name);
-    const std::string lock = repo.common_dir() + "/packed-refs.lock";
-    const std::string next = repo.common_dir() + "/packed-refs.new";
+  const std::string lock = repo.common_dir() + "/packed-refs.lock";
+  const std::string next = repo.common_dir() + "/packed-refs.new";
+  if (same_file(lock, packed_refs_witness(repo, record.id))) {
+    // The very file our git created (the witness keeps its inode): ours, and so is any
+    // packed-refs.new, which only the holder of the lock writes.
+    std::vector<std::string> paths;
+    if (util::mtime_ns(next)) paths.push_back(next);
+    paths.push_back(lock);
+    if (Status s = remove(paths, false); !s) return s.error();
+  } else if (!deleted.empty()) {
+    const bool deleting_now = !matched.empty();
     auto next_content = util::read_file(next);
     if (!next_content) return next_content.error();
     bool next_is_ours = next_content.value().has_value();
@@ -160,8 +193,8 @@ Result<StaleLocks> remove_stale_locks(git::Repository& repo, const TxRecord& rec
       auto packed_content = util::read_file(packed);
       if (!packed_content) return packed_content.error();
       auto mtime = util::mtime_ns(packed);
-      rewritten_for_us = packed_content.value() && mtime &&
-                         *mtime >= record.created_ns - kClockSlackNs;
+      rewritten_for_us =
+          packed_content.value() && mtime && *mtime >= record.created_ns - kClockSlackNs;
       for (const std::string& name : deleted) {
         if (rewritten_for_us &&
             packed_content.value()->find(" " + name + "\n") != std::string::npos) {
@@ -178,6 +211,12 @@ Result<StaleLocks> remove_stale_locks(git::Repository& repo, const TxRecord& rec
       if (Status s = remove(paths, !busy_refs.empty()); !s) return s.error();
     }
   }
+
+  for (const std::string& name : matched) {
+    const std::string path = repo.common_dir() + "/" + name + ".lock";
+    if (Status s = remove({path}, busy_refs.count(name) > 0); !s) return s.error();
+  }
+  drop_packed_refs_witness(repo, record.id);
   return result;
 }
 

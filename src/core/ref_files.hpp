@@ -24,12 +24,24 @@ Status sync_ref_dirs(const git::Repository& repo, const TxRecord& record, bool r
 std::set<std::string> plan_commit_sync(const git::Repository& repo, const TxRecord& record);
 Status fsync_dirs(const std::set<std::string>& dirs);
 
+// A git run that deletes refs holds packed-refs.lock from `prepare: ok` until it has released
+// every ref lock (it takes that lock after them and releases it after them). A hard link to it,
+// <common dir>/reftx-<id>.packed-refs-witness, made right after `prepare: ok`, keeps the lock's
+// inode allocated: if git dies after releasing its ref locks but before packed-refs.lock,
+// recovery still knows that lock is transaction <id>'s. Best effort (no error): without the
+// link, recovery falls back to the other witnesses. REQUIRES: the run deletes a ref and git
+// answered `prepare: ok`.
+void link_packed_refs_witness(const git::Repository& repo, std::uint64_t id);
+// Removes the link once git has released its locks or recovery has handled them.
+void drop_packed_refs_witness(const git::Repository& repo, std::uint64_t id);
+
 // Removes the lock files that a dead transaction's git left behind, and nothing else:
 //  - <ref>.lock of the transaction's refs, created after the record, holding its new or old
 //    value, or empty (delete / verify);
 //  - HEAD.lock when HEAD points to one of its refs (git locks HEAD to log it), empty;
 //  - packed-refs.lock and packed-refs.new when it deletes a ref and packed-refs.new no longer
-//    lists that ref.
+//    lists that ref, or when packed-refs.lock is the file its witness link (above) points to.
+// The witness link is removed last.
 // A lock that matches but could also belong to a live transaction (its ref is in `busy_refs`,
 // or it is HEAD.lock / packed-refs.lock while live transactions exist) is not removed but
 // reported as deferred: the caller must leave the record non-terminal and retry later.

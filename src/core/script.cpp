@@ -28,20 +28,38 @@ std::optional<std::string> unquote(std::string_view& in) {
     if (i >= in.size()) return std::nullopt;
     char e = in[i++];
     switch (e) {
-      case 'a': out.push_back('\a'); break;
-      case 'b': out.push_back('\b'); break;
-      case 'f': out.push_back('\f'); break;
-      case 'n': out.push_back('\n'); break;
-      case 'r': out.push_back('\r'); break;
-      case 't': out.push_back('\t'); break;
-      case 'v': out.push_back('\v'); break;
-      case '\\': out.push_back('\\'); break;
-      case '"': out.push_back('"'); break;
+      case 'a':
+        out.push_back('\a');
+        break;
+      case 'b':
+        out.push_back('\b');
+        break;
+      case 'f':
+        out.push_back('\f');
+        break;
+      case 'n':
+        out.push_back('\n');
+        break;
+      case 'r':
+        out.push_back('\r');
+        break;
+      case 't':
+        out.push_back('\t');
+        break;
+      case 'v':
+        out.push_back('\v');
+        break;
+      case '\\':
+        out.push_back('\\');
+        break;
+      case '"':
+        out.push_back('"');
+        break;
       default:
         if (e >= '0' && e <= '3' && i + 1 < in.size() && in[i] >= '0' && in[i] <= '7' &&
             in[i + 1] >= '0' && in[i + 1] <= '7') {
-          out.push_back(static_cast<char>(((e - '0') << 6) | ((in[i] - '0') << 3) |
-                                          (in[i + 1] - '0')));
+          out.push_back(
+              static_cast<char>(((e - '0') << 6) | ((in[i] - '0') << 3) | (in[i + 1] - '0')));
           i += 2;
         } else {
           return std::nullopt;
@@ -99,8 +117,8 @@ const VerbSpec* find_verb(std::string_view verb) {
 Error unknown_verb(std::string_view verb, int line) {
   if (verb == "start" || verb == "prepare" || verb == "commit" || verb == "abort" ||
       verb == "option") {
-    return bad_line(line, "'" + std::string(verb) +
-                              "' is not supported: the whole script is one transaction");
+    return bad_line(
+        line, "'" + std::string(verb) + "' is not supported: the whole script is one transaction");
   }
   return bad_line(line, "unknown command '" + std::string(verb) + "'");
 }
@@ -122,10 +140,13 @@ Result<std::string> parse_oid(const VerbSpec& spec, const std::string& target,
 // `values` holds the required values, then the optional ones (empty = not given).
 Status add_change(const VerbSpec& spec, std::string target, std::vector<std::string> values,
                   int line, Changes& out) {
-  if (target.empty()) return bad_line(line, std::string(spec.name) + ": missing " + subject(spec.kind));
+  if (target.empty())
+    return bad_line(line, std::string(spec.name) + ": missing " + subject(spec.kind));
   const std::string label = std::string(spec.name) + " " + target;
   if (values.size() < spec.required) {
-    const char* what = spec.kind == Kind::key ? "value" : spec.kind == Kind::file ? "blob" : "new value";
+    const char* what = spec.kind == Kind::key    ? "value"
+                       : spec.kind == Kind::file ? "blob"
+                                                 : "new value";
     return bad_line(line, label + ": missing " + what);
   }
   if (values.size() > spec.required + spec.optional) {
@@ -161,8 +182,8 @@ Status add_change(const VerbSpec& spec, std::string target, std::vector<std::str
       } else if (mode == "mode=100644") {
         change.mode = 0100644;
       } else if (!mode.empty()) {
-        return bad_line(line, label + ": bad mode '" + mode +
-                                  "' (expected mode=100644 or mode=100755)");
+        return bad_line(line,
+                        label + ": bad mode '" + mode + "' (expected mode=100644 or mode=100755)");
       }
     }
     out.files.push_back(std::move(change));

@@ -99,7 +99,9 @@ Result<Store> Store::open(const std::string& path, const Options& options) {
   return Store(std::move(impl));
 }
 
-Transaction Store::begin(std::string message) { return Transaction(impl_.get(), std::move(message)); }
+Transaction Store::begin(std::string message) {
+  return Transaction(impl_.get(), std::move(message));
+}
 
 Result<std::vector<TxRecord>> Store::list() const {
   std::lock_guard<std::mutex> guard(impl_->mutex);
@@ -137,8 +139,14 @@ Result<RecoveryReport> Store::recover() {
   return core::recover_dead_owners(*impl_, recovery_lock.value());
 }
 
-const std::string& Store::git_dir() const { return impl_->repo.git_dir(); }
-const std::string& Store::journal_dir() const { return impl_->journal_dir; }
-const std::string& Store::work_tree() const { return impl_->work_tree; }
+const std::string& Store::git_dir() const {
+  return impl_->repo.git_dir();
+}
+const std::string& Store::journal_dir() const {
+  return impl_->journal_dir;
+}
+const std::string& Store::work_tree() const {
+  return impl_->work_tree;
+}
 
 }  // namespace reftx

@@ -6,8 +6,8 @@
 #include "core/context.hpp"
 #include "core/crash.hpp"
 #include "core/file_ops.hpp"
-#include "core/reconcile.hpp"
 #include "core/owners.hpp"
+#include "core/reconcile.hpp"
 #include "core/recovery.hpp"
 #include "core/ref_files.hpp"
 #include "core/validate.hpp"
@@ -70,11 +70,20 @@ Status admit_files(const detail::StoreState& store, const TxRecord& rec, const T
       return Error{ErrorKind::conflict,
                    "file " + ours.path + " is being changed by transaction " +
                        std::to_string(other.id) +
-                       (other.state == TxState::pending ? "" : "; run `reftx recover` if its "
-                                                               "process died")};
+                       (other.state == TxState::pending ? ""
+                                                        : "; run `reftx recover` if its "
+                                                          "process died")};
     }
   }
   return {};
+}
+
+// git deletes a ref for `delete` and for `update` to the null oid.
+bool deletes_a_ref(const std::vector<RefChange>& changes) {
+  for (const RefChange& c : changes) {
+    if (c.op == RefOp::remove || (c.op == RefOp::update && c.new_oid == kZeroOid)) return true;
+  }
+  return false;
 }
 
 Status read_old_values(git::Repository& repo, TxRecord& rec) {
@@ -91,14 +100,15 @@ Status read_old_values(git::Repository& repo, TxRecord& rec) {
 // Records the abort of a transaction git refused at prepare. Git has released its locks.
 Error abort_transaction(detail::StoreState& store, TxRecord& rec, Error cause) {
   core::crash_point("abort.git-refused");
+  core::drop_packed_refs_witness(store.repo, rec.id);  // git has released its locks
   (void)read_old_values(store.repo, rec);  // best effort: an unreadable ref stays "unknown"
   (void)core::discard_files(store, rec);
   rec.state = TxState::aborted;
   rec.reason = cause.message;
   rec.updated_ns = util::now_ns();
   // Lazy: if a power loss undoes this write, recovery finds the record pending and aborts it.
-  if (Status s = store.journal.put(rec, journal::StateStep::observe,
-                                   journal::LmdbEnv::Commit::lazy);
+  if (Status s =
+          store.journal.put(rec, journal::StateStep::observe, journal::LmdbEnv::Commit::lazy);
       !s) {
     return s.error();
   }
@@ -187,8 +197,8 @@ namespace {
 template <typename Change>
 void number(Change& change, const Changes& changes) {
   if (change.line == 0) {
-    change.line = static_cast<int>(changes.refs.size() + changes.files.size() +
-                                   changes.keys.size()) + 1;
+    change.line =
+        static_cast<int>(changes.refs.size() + changes.files.size() + changes.keys.size()) + 1;
   }
 }
 }  // namespace
@@ -220,7 +230,8 @@ Transaction& Transaction::add(Changes changes) {
 
 Transaction& Transaction::update(std::string name, std::string new_oid,
                                  std::optional<std::string> expected_old) {
-  return add(RefChange{RefOp::update, std::move(name), std::move(new_oid), std::move(expected_old), 0});
+  return add(
+      RefChange{RefOp::update, std::move(name), std::move(new_oid), std::move(expected_old), 0});
 }
 
 Transaction& Transaction::create(std::string name, std::string new_oid) {
@@ -237,15 +248,15 @@ Transaction& Transaction::verify(std::string name, std::optional<std::string> ex
 
 Transaction& Transaction::write_file(std::string path, std::string new_blob,
                                      std::optional<std::string> expected_old, std::uint32_t mode) {
-  return add(FileChange{std::move(path), std::move(new_blob), std::nullopt,
-                        std::move(expected_old), mode, 0});
+  return add(FileChange{std::move(path), std::move(new_blob), std::nullopt, std::move(expected_old),
+                        mode, 0});
 }
 
 Transaction& Transaction::write_file_content(std::string path, std::string content,
                                              std::optional<std::string> expected_old,
                                              std::uint32_t mode) {
-  return add(FileChange{std::move(path), kZeroOid, std::move(content), std::move(expected_old),
-                        mode, 0});
+  return add(
+      FileChange{std::move(path), kZeroOid, std::move(content), std::move(expected_old), mode, 0});
 }
 
 Transaction& Transaction::remove_file(std::string path, std::optional<std::string> expected_old) {
@@ -321,6 +332,7 @@ Result<std::uint64_t> Transaction::commit() {
       store.git.reset();  // never reuse a child in an unknown state
       return abort_transaction(store, rec, s.error());
     }
+    if (deletes_a_ref(changes_.refs)) core::link_packed_refs_witness(store.repo, rec.id);
   } else {
     core::crash_point("apply.queued");
   }
@@ -367,6 +379,7 @@ Result<std::uint64_t> Transaction::commit() {
       outcome = finish_interrupted(store, rec, window.value());
     } else {
       store.git.reset();
+      core::drop_packed_refs_witness(store.repo, rec.id);  // git released its locks
       outcome = core::reconcile(store, rec, {}, store.owner.child.fd());
     }
     if (!outcome) return outcome_error(rec, outcome.error(), died);
@@ -374,6 +387,7 @@ Result<std::uint64_t> Transaction::commit() {
     if (rec.state == TxState::aborted) core::crash_point("abort.aborted");
     return outcome_error(rec, s.error(), died);
   }
+  core::drop_packed_refs_witness(store.repo, rec.id);
   window.value().release();  // git holds no lock any more
   core::crash_point("apply.git-committed");
   auto file_conflicts = core::install_files(store, rec, staged.value());

@@ -51,8 +51,8 @@ Result<std::vector<std::vector<std::string>>> validate_files(detail::StoreState&
     for (const std::string* dir :
          {&store.git_dir_real, &store.common_dir_real, &store.journal_dir_real}) {
       if (inside(absolute, *dir) || inside(*dir, absolute)) {
-        return bad(f.line, "path '" + f.path + "' names something inside the git directory '" +
-                               *dir + "'");
+        return bad(f.line,
+                   "path '" + f.path + "' names something inside the git directory '" + *dir + "'");
       }
     }
     if (auto [it, inserted] = seen.emplace(f.path, f.line); !inserted) {
@@ -105,7 +105,8 @@ Result<std::vector<std::vector<std::string>>> validate_files(detail::StoreState&
   }
   // One path inside another ("a" and "a/b") cannot both be files.
   for (const auto& [path, line] : seen) {
-    for (auto slash = path.find('/'); slash != std::string::npos; slash = path.find('/', slash + 1)) {
+    for (auto slash = path.find('/'); slash != std::string::npos;
+         slash = path.find('/', slash + 1)) {
       auto outer = seen.find(path.substr(0, slash));
       if (outer != seen.end()) {
         return bad(line, "path '" + path + "' is inside '" + outer->first + "', which line " +

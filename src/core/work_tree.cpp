@@ -4,9 +4,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <strings.h>
 #include <cerrno>
 #include <cstring>
-#include <strings.h>
 
 namespace reftx::core {
 namespace {
@@ -54,8 +54,8 @@ std::string path_problem(std::string_view path) {
   std::string_view last;
   while (start <= path.size()) {
     std::size_t slash = path.find('/', start);
-    std::string_view part = path.substr(start, slash == std::string_view::npos ? path.npos
-                                                                              : slash - start);
+    std::string_view part =
+        path.substr(start, slash == std::string_view::npos ? path.npos : slash - start);
     if (part.empty()) return "contains an empty component ('//')";
     if (part == ".") return "contains a '.' component";
     if (part == "..") return "contains '..'";
@@ -85,7 +85,9 @@ std::string temp_name(std::uint64_t id, std::size_t index) {
   return ".reftx-" + std::to_string(id) + "-" + std::to_string(index) + ".tmp";
 }
 
-bool is_reserved_name(std::string_view basename) { return basename.starts_with(".reftx-"); }
+bool is_reserved_name(std::string_view basename) {
+  return basename.starts_with(".reftx-");
+}
 
 Result<std::optional<util::UniqueFd>> open_parent(const std::string& root, const std::string& path,
                                                   bool create, bool durable) {
@@ -113,8 +115,7 @@ Result<std::optional<util::UniqueFd>> open_parent(const std::string& root, const
   return std::optional<util::UniqueFd>(std::move(current));
 }
 
-Result<std::vector<std::string>> missing_parents(const std::string& root,
-                                                 const std::string& path) {
+Result<std::vector<std::string>> missing_parents(const std::string& root, const std::string& path) {
   auto dir = open_root(root);
   if (!dir) return dir.error();
   util::UniqueFd current = std::move(dir).value();

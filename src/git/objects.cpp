@@ -7,10 +7,10 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <charconv>
 #include <cstring>
-#include <algorithm>
 #include <memory>
 #include <set>
 #include <vector>
@@ -258,7 +258,8 @@ Status Repository::make_durable(const std::vector<std::string>& oids) {
       return util::errno_error("cannot open object " + oid_hex, errno);
     }
     struct stat st {};
-    if (::fstat(fd.get(), &st) != 0) return util::errno_error("cannot stat object " + oid_hex, errno);
+    if (::fstat(fd.get(), &st) != 0)
+      return util::errno_error("cannot stat object " + oid_hex, errno);
     // The same object file (not one pruned and written again) was made durable before.
     std::string key = oid_hex + ":" + std::to_string(st.st_ino) + ":" +
                       std::to_string(st.st_mtim.tv_sec) + "." + std::to_string(st.st_mtim.tv_nsec);

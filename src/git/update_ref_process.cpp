@@ -22,11 +22,17 @@ void close_fd(int& fd) {
 }
 
 bool looks_like_conflict(const std::string& err) {
-  static const char* markers[] = {"cannot lock ref", "Unable to create", "is at ",
-                                  "reference already exists", "unable to resolve reference",
-                                  "exists; cannot create", "cannot update the ref",
-                                  "there are still logs under", "but expected",
-                                  "ref updates aborted by hook", "cannot process"};
+  static const char* markers[] = {"cannot lock ref",
+                                  "Unable to create",
+                                  "is at ",
+                                  "reference already exists",
+                                  "unable to resolve reference",
+                                  "exists; cannot create",
+                                  "cannot update the ref",
+                                  "there are still logs under",
+                                  "but expected",
+                                  "ref updates aborted by hook",
+                                  "cannot process"};
   for (const char* m : markers) {
     if (err.find(m) != std::string::npos) return true;
   }
@@ -142,7 +148,9 @@ UpdateRefProcess& UpdateRefProcess::operator=(UpdateRefProcess&& o) noexcept {
   return *this;
 }
 
-UpdateRefProcess::~UpdateRefProcess() { shutdown(); }
+UpdateRefProcess::~UpdateRefProcess() {
+  shutdown();
+}
 
 bool UpdateRefProcess::alive() {
   if (pid_ <= 0) return false;
@@ -196,8 +204,7 @@ Status UpdateRefProcess::expect_ok(std::string_view verb) {
       std::string line = out_buf_.substr(0, nl);
       out_buf_.erase(0, nl + 1);
       if (line == expected) return {};
-      return Error{ErrorKind::environment,
-                   "unexpected reply from git update-ref: '" + line + "'"};
+      return Error{ErrorKind::environment, "unexpected reply from git update-ref: '" + line + "'"};
     }
     pollfd fds[2] = {{out_fd_, POLLIN, 0}, {err_fd_, POLLIN, 0}};
     int nfds = err_fd_ >= 0 ? 2 : 1;
@@ -254,9 +261,9 @@ Error UpdateRefProcess::failure(std::string_view verb) {
   if (code != 128 && code != 0) {
     // Killed (or crashed): it cannot have released its locks. Never a plain refusal.
     died_abnormally_ = true;
-    return Error{ErrorKind::environment,
-                 "git update-ref died during " + std::string(verb) + " (exit " +
-                     std::to_string(code) + ")" + (err.empty() ? "" : ": " + err)};
+    return Error{ErrorKind::environment, "git update-ref died during " + std::string(verb) +
+                                             " (exit " + std::to_string(code) + ")" +
+                                             (err.empty() ? "" : ": " + err)};
   }
   if (err.empty()) {
     err = "git update-ref exited during " + std::string(verb) + " (status " +

@@ -22,8 +22,8 @@ namespace reftx::git {
 struct UpdateRefConfig {
   std::string git_executable = "git";
   std::string git_dir;
-  bool durable = true;   // -c core.fsync=reference: lock files are fsynced during prepare
-  int inherit_fd = -1;   // descriptor the child keeps open (not close-on-exec), or -1
+  bool durable = true;  // -c core.fsync=reference: lock files are fsynced during prepare
+  int inherit_fd = -1;  // descriptor the child keeps open (not close-on-exec), or -1
 };
 
 class UpdateRefProcess {

@@ -190,7 +190,9 @@ Result<std::vector<std::pair<std::string, std::string>>> Journal::list_state(
   return out;
 }
 
-std::size_t Journal::max_key_size() const { return env_.max_key_size(); }
+std::size_t Journal::max_key_size() const {
+  return env_.max_key_size();
+}
 
 Result<TxRecord> Journal::get(std::uint64_t id) const {
   std::optional<TxRecord> found;

@@ -10,9 +10,9 @@
 #include <cstdint>
 #include <functional>
 #include <optional>
-#include <utility>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "journal/lmdb_env.hpp"
@@ -60,8 +60,7 @@ class Journal {
   std::size_t map_size() const { return env_.map_size(); }
 
  private:
-  Status scan(MDB_dbi dbi,
-              const std::function<Status(std::uint64_t, std::string_view)>& fn) const;
+  Status scan(MDB_dbi dbi, const std::function<Status(std::uint64_t, std::string_view)>& fn) const;
   LmdbEnv env_;
 };
 

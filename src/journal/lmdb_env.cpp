@@ -126,9 +126,15 @@ Result<LmdbEnv> LmdbEnv::open(const std::string& dir, bool read_only, bool durab
   return env;
 }
 
-MDB_dbi LmdbEnv::records() const { return shared_->records; }
-MDB_dbi LmdbEnv::inflight() const { return shared_->inflight; }
-std::optional<MDB_dbi> LmdbEnv::state() const { return shared_->state; }
+MDB_dbi LmdbEnv::records() const {
+  return shared_->records;
+}
+MDB_dbi LmdbEnv::inflight() const {
+  return shared_->inflight;
+}
+std::optional<MDB_dbi> LmdbEnv::state() const {
+  return shared_->state;
+}
 std::size_t LmdbEnv::max_key_size() const {
   return static_cast<std::size_t>(mdb_env_get_maxkeysize(shared_->env));
 }

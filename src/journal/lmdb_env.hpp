@@ -49,8 +49,8 @@ class LmdbEnv {
   // Runs fn in a read-only snapshot.
   Status read(const std::function<Status(MDB_txn*)>& fn) const;
 
-  MDB_dbi records() const;   // id (u64 big-endian) -> encoded record
-  MDB_dbi inflight() const;  // id -> empty: non-terminal records only
+  MDB_dbi records() const;               // id (u64 big-endian) -> encoded record
+  MDB_dbi inflight() const;              // id -> empty: non-terminal records only
   std::optional<MDB_dbi> state() const;  // tool state key -> value; nullopt: none written yet
   std::size_t map_size() const;
   std::size_t max_key_size() const;

@@ -26,8 +26,9 @@ FileLock& FileLock::operator=(FileLock&& other) noexcept {
   return *this;
 }
 
-FileLock::~FileLock() { release(); }
-
+FileLock::~FileLock() {
+  release();
+}
 
 Result<FileLock> FileLock::acquire(const std::string& path, bool wait, bool shared) {
   int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0666);

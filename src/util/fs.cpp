@@ -63,7 +63,9 @@ UniqueFd::~UniqueFd() {
   if (fd_ >= 0) ::close(fd_);
 }
 
-std::uint64_t fsync_count() { return g_fsyncs.load(std::memory_order_relaxed); }
+std::uint64_t fsync_count() {
+  return g_fsyncs.load(std::memory_order_relaxed);
+}
 
 Status make_dirs(const std::string& path) {
   if (path.empty()) return {};

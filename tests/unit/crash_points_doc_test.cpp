@@ -24,7 +24,7 @@ TEST_CASE("docs/crash-points.md lists exactly the built-in crash points, in orde
                                     reftx::crash_point_names().end());
   CHECK(documented == built_in);
   for (const auto& name : built_in) {
-    CHECK((name.starts_with("apply.") || name.starts_with("abort.") ||
-           name.starts_with("recover.")));
+    CHECK(
+        (name.starts_with("apply.") || name.starts_with("abort.") || name.starts_with("recover.")));
   }
 }

@@ -135,7 +135,7 @@ TEST_CASE("two journals on one directory in one process share one LMDB environme
   REQUIRE(first.ok());
   {
     auto second = journal::Journal::open(dir.path() + "/", false, false);  // same dir, spelled
-    REQUIRE(second.ok());                                                    // differently
+    REQUIRE(second.ok());                                                  // differently
     TxRecord r = record("from second");
     REQUIRE(second.value().insert(r).ok());
     CHECK(r.id == 1);

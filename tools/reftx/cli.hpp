@@ -20,10 +20,10 @@ enum ExitCode : int {
 };
 
 struct Globals {
-  std::string directory = ".";  // -C
-  std::string journal_dir;      // --journal
-  std::string work_tree;        // --work-tree
-  bool directory_given = false; // -C was used: every command checks it names a repository
+  std::string directory = ".";   // -C
+  std::string journal_dir;       // --journal
+  std::string work_tree;         // --work-tree
+  bool directory_given = false;  // -C was used: every command checks it names a repository
 };
 
 // Prints "reftx: <message>" to stderr and returns the exit code for the error's kind.

@@ -54,11 +54,16 @@ std::string read_stdin() {
 
 int exit_code_for(ErrorKind kind) {
   switch (kind) {
-    case ErrorKind::invalid_input: return kUsage;
-    case ErrorKind::conflict: return kConflict;
-    case ErrorKind::not_found: return kConflict;
-    case ErrorKind::corrupt_journal: return kCorrupt;
-    case ErrorKind::environment: return kEnvironment;
+    case ErrorKind::invalid_input:
+      return kUsage;
+    case ErrorKind::conflict:
+      return kConflict;
+    case ErrorKind::not_found:
+      return kConflict;
+    case ErrorKind::corrupt_journal:
+      return kCorrupt;
+    case ErrorKind::environment:
+      return kEnvironment;
   }
   return kEnvironment;
 }
@@ -145,7 +150,7 @@ int cmd_journal(const Globals& globals, const std::vector<std::string>& args) {
   po::options_description options("journal options");
   options.add_options()("help,h", "show this help")("json", "JSON Lines output")(
       "action", po::value<std::string>(), "list | show")("id", po::value<std::string>(),
-                                                           "transaction id (show)");
+                                                         "transaction id (show)");
   po::positional_options_description pos;
   pos.add("action", 1).add("id", 1);
   po::variables_map vm;
@@ -178,8 +183,7 @@ int cmd_journal(const Globals& globals, const std::vector<std::string>& args) {
     (void)end;
     id_too_large = ec == std::errc::result_out_of_range;
   } else if (vm.count("id")) {
-    std::cerr << "reftx journal list: unexpected argument '" << vm["id"].as<std::string>()
-              << "'\n";
+    std::cerr << "reftx journal list: unexpected argument '" << vm["id"].as<std::string>() << "'\n";
     return kUsage;
   }
 
@@ -215,7 +219,7 @@ int cmd_state(const Globals& globals, const std::vector<std::string>& args) {
   options.add_options()("help,h", "show this help")("json", "JSON Lines output (list)")(
       "prefix", po::value<std::string>(), "only keys starting with this (list)")(
       "action", po::value<std::string>(), "get | list")("key", po::value<std::string>(),
-                                                          "state key (get)");
+                                                        "state key (get)");
   po::positional_options_description pos;
   pos.add("action", 1).add("key", 1);
   po::variables_map vm;

@@ -12,7 +12,9 @@ std::string short_oid(const RefRecord& ref, const std::string& oid, bool known) 
   return oid == kZeroOid ? "(absent)" : oid;
 }
 
-std::string first_line(const std::string& s) { return s.substr(0, s.find('\n')); }
+std::string first_line(const std::string& s) {
+  return s.substr(0, s.find('\n'));
+}
 
 }  // namespace
 
@@ -23,11 +25,21 @@ std::string quote_c(const std::string& s) {
   std::string out = "\"";
   for (unsigned char c : s) {
     switch (c) {
-      case '\n': out += "\\n"; break;
-      case '\t': out += "\\t"; break;
-      case '\r': out += "\\r"; break;
-      case '\\': out += "\\\\"; break;
-      case '"': out += "\\\""; break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '"':
+        out += "\\\"";
+        break;
       default:
         if (c < 0x20 || c == 0x7f) {
           char buf[5];
@@ -51,8 +63,8 @@ std::string record_line(const TxRecord& r) {
   if (!r.keys.empty()) {
     what += ", " + std::to_string(r.keys.size()) + (r.keys.size() == 1 ? " key" : " keys");
   }
-  return std::to_string(r.id) + "\t" + to_string(r.state) + "\t" + iso_time(r.created_ns) +
-         "\t" + what + "\t" + first_line(r.message);
+  return std::to_string(r.id) + "\t" + to_string(r.state) + "\t" + iso_time(r.created_ns) + "\t" +
+         what + "\t" + first_line(r.message);
 }
 
 std::string record_details(const TxRecord& r) {
@@ -75,8 +87,8 @@ std::string record_details(const TxRecord& r) {
   if (!r.files.empty()) out += "files (in " + r.work_tree + "):\n";
   for (const FileRecord& f : r.files) {
     out += "  " + std::string(f.new_blob == kZeroOid ? "remove " : "write ") + quote_c(f.path) +
-           " " + (f.old_known ? (f.old_blob == kZeroOid ? "(absent)" : f.old_blob) : "?") +
-           " -> " + (f.new_blob == kZeroOid ? "(absent)" : f.new_blob) + "\n";
+           " " + (f.old_known ? (f.old_blob == kZeroOid ? "(absent)" : f.old_blob) : "?") + " -> " +
+           (f.new_blob == kZeroOid ? "(absent)" : f.new_blob) + "\n";
   }
   if (!r.keys.empty()) out += "state:\n";
   for (const KeyRecord& k : r.keys) {

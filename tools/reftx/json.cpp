@@ -9,8 +9,11 @@ namespace {
 std::size_t utf8_sequence(std::string_view s, std::size_t i) {
   auto byte = [&](std::size_t k) { return static_cast<unsigned char>(s[k]); };
   unsigned char c = byte(i);
-  std::size_t n = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xe ? 3 : (c >> 3) == 0x1e ? 4
-                                                                                            : 0;
+  std::size_t n = c < 0x80           ? 1
+                  : (c >> 5) == 0x6  ? 2
+                  : (c >> 4) == 0xe  ? 3
+                  : (c >> 3) == 0x1e ? 4
+                                     : 0;
   if (n == 0 || i + n > s.size()) return 0;
   for (std::size_t k = 1; k < n; ++k) {
     if ((byte(i + k) & 0xc0) != 0x80) return 0;
@@ -18,8 +21,8 @@ std::size_t utf8_sequence(std::string_view s, std::size_t i) {
   if (n == 2 && c < 0xc2) return 0;                          // overlong
   if (n == 3 && c == 0xe0 && byte(i + 1) < 0xa0) return 0;   // overlong
   if (n == 3 && c == 0xed && byte(i + 1) >= 0xa0) return 0;  // surrogate
-  if (n == 4 && (c > 0xf4 || (c == 0xf0 && byte(i + 1) < 0x90) ||
-                 (c == 0xf4 && byte(i + 1) >= 0x90))) {
+  if (n == 4 &&
+      (c > 0xf4 || (c == 0xf0 && byte(i + 1) < 0x90) || (c == 0xf4 && byte(i + 1) >= 0x90))) {
     return 0;
   }
   return n;
@@ -52,9 +55,15 @@ std::string json_string(std::string_view s) {
     } else if (c < 0x20 || c == 0x7f) {
       static const char* hex = "0123456789abcdef";
       switch (c) {
-        case '\n': out += "\\n"; break;
-        case '\r': out += "\\r"; break;
-        case '\t': out += "\\t"; break;
+        case '\n':
+          out += "\\n";
+          break;
+        case '\r':
+          out += "\\r";
+          break;
+        case '\t':
+          out += "\\t";
+          break;
         default:
           out += "\\u00";
           out += hex[c >> 4];
@@ -108,8 +117,8 @@ std::string record_json(const TxRecord& r) {
     }
     if (!refs.empty()) refs += ",";
     refs += "{\"name\":" + json_string(ref.name) + ",\"op\":\"" + to_string(ref.op) +
-            "\",\"old\":" + oid_or_null(ref.old_oid, ref.old_known) + ",\"new\":\"" +
-            ref.new_oid + "\"";
+            "\",\"old\":" + oid_or_null(ref.old_oid, ref.old_known) + ",\"new\":\"" + ref.new_oid +
+            "\"";
     if (ref.expected_old) refs += ",\"expected_old\":\"" + *ref.expected_old + "\"";
     refs += "}";
   }
@@ -117,9 +126,13 @@ std::string record_json(const TxRecord& r) {
   std::string files;
   for (const FileRecord& f : r.files) {
     if (!files.empty()) files += ",";
-    files += "{\"path\":" + json_string(f.path) + ",\"old\":" + oid_or_null(f.old_blob, f.old_known) +
-             ",\"new\":\"" + f.new_blob + "\",\"mode\":" +
-             git_mode(f.new_blob == kZeroOid ? 0 : f.new_mode ? f.new_mode : f.requested_mode ? f.requested_mode : 0100644) +
+    files += "{\"path\":" + json_string(f.path) +
+             ",\"old\":" + oid_or_null(f.old_blob, f.old_known) + ",\"new\":\"" + f.new_blob +
+             "\",\"mode\":" +
+             git_mode(f.new_blob == kZeroOid ? 0
+                      : f.new_mode           ? f.new_mode
+                      : f.requested_mode     ? f.requested_mode
+                                             : 0100644) +
              ",\"old_mode\":" + (f.old_known ? git_mode(f.old_mode) : "null");
     if (f.expected_old) files += ",\"expected_old\":\"" + *f.expected_old + "\"";
     files += "}";
@@ -127,8 +140,8 @@ std::string record_json(const TxRecord& r) {
   std::string keys;
   for (const KeyRecord& k : r.keys) {
     if (!keys.empty()) keys += ",";
-    keys += "{\"key\":" + json_string(k.key) + ",\"old\":" +
-            (k.old_known ? value_or_null(k.old_value) : "null") +
+    keys += "{\"key\":" + json_string(k.key) +
+            ",\"old\":" + (k.old_known ? value_or_null(k.old_value) : "null") +
             ",\"old_known\":" + (k.old_known ? "true" : "false") +
             ",\"new\":" + value_or_null(k.new_value) + "}";
   }
