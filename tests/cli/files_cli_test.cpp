@@ -20,14 +20,6 @@ using namespace cli;
 
 namespace {
 
-// AddressSanitizer keeps freed memory in quarantine and adds shadow memory: peak resident size
-// is only meaningful without it (CI measures it in the plain build, tools/test.sh).
-#if defined(__SANITIZE_ADDRESS__)
-constexpr bool kSanitized = true;
-#else
-constexpr bool kSanitized = false;
-#endif
-
 // 40 hex digits naming no object of any test repository.
 const std::string kMissing = "0123456789abcdef0123456789abcdef01234567";
 
@@ -1081,7 +1073,7 @@ TEST_CASE("a 200 MB file is written and its old content saved with peak memory u
   CHECK(repo.git({"hash-object", target}) == new_blob);
   CHECK(fs::file_size(target) == kSize);
   CHECK(r.max_rss_kb > 1000);  // the measurement works
-  if (!kSanitized) {
+  if (!reftx::test::kSanitized) {
     CHECK_MESSAGE(r.max_rss_kb < kLimitKb, "peak RSS " << r.max_rss_kb << " KB");
   }
   // The old content was saved as a blob of the right size.
@@ -1102,7 +1094,7 @@ TEST_CASE("a 200 MB file is written and its old content saved with peak memory u
   RunResult packed = run_apply(repo, "write big.bin " + packed_blob + " " + new_blob + "\n");
   committed_id(packed);
   CHECK(repo.git({"hash-object", target}) == packed_blob);
-  if (!kSanitized) {
+  if (!reftx::test::kSanitized) {
     CHECK_MESSAGE(packed.max_rss_kb < kLimitKb, "peak RSS " << packed.max_rss_kb << " KB");
   }
 }

@@ -24,8 +24,10 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iostream>
 #include <map>
 #include <optional>
+#include <random>
 #include <set>
 #include <sstream>
 #include <stdexcept>
@@ -75,7 +77,7 @@ struct JournalRecord {
   std::string state;
   std::string message;
   std::string reason;
-  std::vector<JournalRef> refs;                              // changed refs
+  std::vector<JournalRef> refs;                               // changed refs
   std::vector<std::pair<std::string, std::string>> verified;  // name, expected
   std::vector<std::string> conflicts;
   std::optional<std::string> work_tree;  // null when the transaction has no files
@@ -251,7 +253,10 @@ inline std::string describe_diff(const RefMap& now, const TxPlan& plan) {
                 a = value_of(plan.after, name);
     if (n == o && n == a) continue;
     out += "\n  " + name + ": now " + n.substr(0, 8) + " old " + o.substr(0, 8) + " new " +
-           a.substr(0, 8) + (n == o ? " (old)" : n == a ? " (new)" : " (NEITHER)");
+           a.substr(0, 8) +
+           (n == o   ? " (old)"
+            : n == a ? " (new)"
+                     : " (NEITHER)");
   }
   return out;
 }
@@ -277,8 +282,7 @@ inline RunResult apply_plan(const TempRepo& repo, const TxPlan& plan) {
 // `options` (their input is replaced by the script).
 inline Child start_apply(const TempRepo& repo, const TxPlan& plan, RunOptions options = {}) {
   options.input = plan.script();
-  return Child::start({reftx_binary(), "-C", repo.path(), "apply", "-m", plan.message},
-                      options);
+  return Child::start({reftx_binary(), "-C", repo.path(), "apply", "-m", plan.message}, options);
 }
 
 // Whether the process has exited. Does not reap it, so its pid cannot be reused meanwhile.
@@ -349,8 +353,7 @@ inline std::vector<std::string> expected_recover_lines(const std::vector<Journal
 inline std::vector<JournalRecord> recover_and_check(const TempRepo& repo) {
   std::vector<JournalRecord> before = journal_list(repo);
   RunResult r = repo.reftx({"recover"});
-  CHECK_MESSAGE(r.exit_code == 0, "recover exit ", r.exit_code, " signal ", r.signal, ": ",
-                r.err);
+  CHECK_MESSAGE(r.exit_code == 0, "recover exit ", r.exit_code, " signal ", r.signal, ": ", r.err);
   CHECK_MESSAGE(r.err.empty(), "recover stderr: ", r.err);
   std::vector<std::string> got = split_lines(r.out);
   std::vector<std::string> want = expected_recover_lines(before);
@@ -403,21 +406,21 @@ inline void check_fsck(const TempRepo& repo) {
 // The journal record of `plan` agrees with the refs: committed <=> all new, aborted <=> all old,
 // and it journals the real old and new values. Returns the record (nullopt: the process died
 // before recording anything, so nothing may have changed).
-inline std::optional<JournalRecord> check_journal_agrees(const TempRepo& repo,
-                                                         const TxPlan& plan, Side side) {
+inline std::optional<JournalRecord> check_journal_agrees(const TempRepo& repo, const TxPlan& plan,
+                                                         Side side) {
   std::vector<JournalRecord> records = journal_list(repo);
   for (const JournalRecord& r : records) {
     CHECK_MESSAGE(is_terminal_state(r.state), "record not terminal after recovery: ", r.raw);
   }
   std::optional<JournalRecord> rec = find_by_message(records, plan.message);
   if (!rec) {
-    CHECK_MESSAGE(side == Side::old_values,
-                  "refs changed but no journal record for '", plan.message, "'");
+    CHECK_MESSAGE(side == Side::old_values, "refs changed but no journal record for '",
+                  plan.message, "'");
     return rec;
   }
   if (rec->state == "committed") {
-    CHECK_MESSAGE(side == Side::new_values, "journal says committed but refs are ",
-                  to_string(side), ": ", rec->raw);
+    CHECK_MESSAGE(side == Side::new_values, "journal says committed but refs are ", to_string(side),
+                  ": ", rec->raw);
   } else if (rec->state == "aborted") {
     CHECK_MESSAGE(side == Side::old_values, "journal says aborted but refs are ", to_string(side),
                   ": ", rec->raw);
@@ -508,8 +511,8 @@ inline std::vector<Checked> check_recovered_all(const TempRepo& repo,
     if (tx.printed_id) {
       REQUIRE_MESSAGE(c.record.has_value(), "printed id ", *tx.printed_id, " has no record");
       CHECK(c.record->id == *tx.printed_id);
-      CHECK_MESSAGE(c.record->state == "committed", "a committed transaction was lost: ",
-                    c.record->raw);
+      CHECK_MESSAGE(c.record->state == "committed",
+                    "a committed transaction was lost: ", c.record->raw);
       CHECK(c.side == Side::new_values);
     }
     out.push_back(std::move(c));
@@ -518,8 +521,8 @@ inline std::vector<Checked> check_recovered_all(const TempRepo& repo,
     TxPlan whole;
     whole.before = txs.front().plan->before;
     whole.after = expected;
-    CHECK_MESSAGE(now == expected, "refs outside the transactions changed:",
-                  describe_diff(now, whole));
+    CHECK_MESSAGE(now == expected,
+                  "refs outside the transactions changed:", describe_diff(now, whole));
   }
   check_no_locks(repo);
   check_fsck(repo);
@@ -545,6 +548,44 @@ inline std::optional<std::uint64_t> printed_id(const RunResult& r) {
 inline std::string describe(const RunResult& r) {
   return "exit " + std::to_string(r.exit_code) + " signal " + std::to_string(r.signal) +
          " stdout '" + r.out + "' stderr '" + r.err + "'";
+}
+
+// Seed of a randomized test: REFTX_KILL_SEED if set, else random; printed so a failure can be
+// replayed. `suite` prefixes the line ("random_kill", "files_kill").
+inline std::uint64_t seed_for(const char* suite, const char* test_name) {
+  std::uint64_t seed;
+  if (const char* s = std::getenv("REFTX_KILL_SEED"); s != nullptr && *s != '\0') {
+    seed = std::stoull(s);
+  } else {
+    seed = (static_cast<std::uint64_t>(std::random_device{}()) << 32) ^ std::random_device{}();
+  }
+  std::cout << "[" << suite << "] " << test_name << ": seed " << seed
+            << " (rerun with REFTX_KILL_SEED=" << seed << ")" << std::endl;
+  return seed;
+}
+
+// What happened to the processes a randomized test killed.
+struct KillCounts {
+  int iterations = 0;
+  int killed = 0;
+  int finished = 0;  // exited before the kill landed
+};
+
+// SIGKILLs the child (or its process group) and collects it. The child may have exited
+// already: it is not reaped before wait(), so its pid (and group id) cannot have been reused.
+// Counts the iteration as killed or as finished first; one that finished first must have
+// succeeded.
+inline RunResult kill_and_wait(Child& child, bool group, KillCounts& counts) {
+  ::kill(group ? -child.pid() : child.pid(), SIGKILL);
+  RunResult r = child.wait();
+  ++counts.iterations;
+  if (r.signal == SIGKILL) {
+    ++counts.killed;
+  } else {
+    ++counts.finished;
+    REQUIRE_MESSAGE(r.exit_code == 0, "finished before the kill, but failed: ", describe(r));
+  }
+  return r;
 }
 
 // Environment-variable override of an iteration count.

@@ -34,18 +34,6 @@
 namespace reftx::test::crash::files {
 namespace {
 
-std::uint64_t seed_for(const char* test_name) {
-  std::uint64_t seed;
-  if (const char* s = std::getenv("REFTX_KILL_SEED"); s != nullptr && *s != '\0') {
-    seed = std::stoull(s);
-  } else {
-    seed = (static_cast<std::uint64_t>(std::random_device{}()) << 32) ^ std::random_device{}();
-  }
-  std::cout << "[files_kill] " << test_name << ": seed " << seed
-            << " (rerun with REFTX_KILL_SEED=" << seed << ")" << std::endl;
-  return seed;
-}
-
 int iterations() {
   return env_count("REFTX_KILL_ITERATIONS", 24);
 }
@@ -268,10 +256,7 @@ void wait_to_kill(const TempRepo& repo, const MixedPlan& plan, pid_t pid, const 
   sleep_us(t.delay_us);
 }
 
-struct Stats {
-  int iterations = 0;
-  int killed = 0;
-  int finished = 0;
+struct Stats : KillCounts {
   int temps_before_recovery = 0;
   int new_outcomes = 0;
   int old_outcomes = 0;
@@ -288,21 +273,6 @@ struct Stats {
     std::cout << "; outcome new " << new_outcomes << ", old " << old_outcomes << std::endl;
   }
 };
-
-// SIGKILLs the child (or its process group) and collects it; one that finished first must
-// have succeeded. The child is not reaped before, so its pid cannot have been reused.
-RunResult kill_and_wait(Child& child, bool group, Stats& stats) {
-  ::kill(group ? -child.pid() : child.pid(), SIGKILL);
-  RunResult r = child.wait();
-  ++stats.iterations;
-  if (r.signal == SIGKILL) {
-    ++stats.killed;
-  } else {
-    ++stats.finished;
-    REQUIRE_MESSAGE(r.exit_code == 0, "finished before the kill, but failed: ", describe(r));
-  }
-  return r;
-}
 
 // The record's state (or "none"), counted; and what readers see before recovery: the keys
 // change exactly at the decision.
@@ -325,7 +295,7 @@ Recovery pick_recovery(World& w) {
 }
 
 TEST_CASE("random SIGKILL of reftx apply of mixed transactions with large files") {
-  World w(seed_for("apply"));
+  World w(seed_for("files_kill", "apply"));
   Stats stats;
   for (int i = 0; i < iterations(); ++i) {
     const bool with_refs = w.uniform(0, 3) != 0;
@@ -359,7 +329,7 @@ TEST_CASE("random SIGKILL of reftx apply of mixed transactions with large files"
 // `reftx apply` of a transaction setting one key, which recovers when it opens the store.
 // Recovery then runs again and must leave both transactions all-or-nothing.
 TEST_CASE("random SIGKILL during recovery of mixed transactions with large files") {
-  World w(seed_for("recover"));
+  World w(seed_for("files_kill", "recover"));
   Stats stats;
   const std::vector<std::string> points = {
       "apply.recorded",    "apply.files-staged",  "apply.prepared",      "apply.decided",

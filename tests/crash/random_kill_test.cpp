@@ -30,19 +30,9 @@
 namespace reftx::test::crash {
 namespace {
 
-std::uint64_t seed_for(const char* test_name) {
-  std::uint64_t seed;
-  if (const char* s = std::getenv("REFTX_KILL_SEED"); s != nullptr && *s != '\0') {
-    seed = std::stoull(s);
-  } else {
-    seed = (static_cast<std::uint64_t>(std::random_device{}()) << 32) ^ std::random_device{}();
-  }
-  std::cout << "[random_kill] " << test_name << ": seed " << seed
-            << " (rerun with REFTX_KILL_SEED=" << seed << ")" << std::endl;
-  return seed;
+int iterations() {
+  return env_count("REFTX_KILL_ITERATIONS", 30);
 }
-
-int iterations() { return env_count("REFTX_KILL_ITERATIONS", 30); }
 
 // A repository with a pool of refs (loose and packed, some absent) and commits to move them to.
 class World {
@@ -83,8 +73,8 @@ class World {
                                    pool_.begin() + static_cast<long>(last));
     if (allow_main) names.push_back("refs/heads/main");
     std::shuffle(names.begin(), names.end(), rng_);
-    names.resize(static_cast<std::size_t>(
-        uniform(1, std::min(50, static_cast<int>(names.size())))));
+    names.resize(
+        static_cast<std::size_t>(uniform(1, std::min(50, static_cast<int>(names.size())))));
     for (const std::string& name : names) {
       const std::string cur = value_of(p.before, name);
       if (name == "refs/heads/main") {  // HEAD's branch: always moved, never deleted
@@ -97,20 +87,38 @@ class World {
       }
       if (cur == kZeroOid) {
         switch (uniform(0, 3)) {
-          case 0: p.create(name, pick_commit()); break;
-          case 1: p.update(name, pick_commit(), kZeroOid); break;
-          case 2: p.update(name, pick_commit()); break;
-          default: p.verify(name, kZeroOid); break;
+          case 0:
+            p.create(name, pick_commit());
+            break;
+          case 1:
+            p.update(name, pick_commit(), kZeroOid);
+            break;
+          case 2:
+            p.update(name, pick_commit());
+            break;
+          default:
+            p.verify(name, kZeroOid);
+            break;
         }
         continue;
       }
       switch (uniform(0, 5)) {
         case 0:
-        case 1: p.update(name, other_commit(cur), cur); break;
-        case 2: p.update(name, other_commit(cur)); break;
-        case 3: p.remove(name, cur); break;
-        case 4: p.remove(name); break;
-        default: p.verify(name, cur); break;
+        case 1:
+          p.update(name, other_commit(cur), cur);
+          break;
+        case 2:
+          p.update(name, other_commit(cur));
+          break;
+        case 3:
+          p.remove(name, cur);
+          break;
+        case 4:
+          p.remove(name);
+          break;
+        default:
+          p.verify(name, cur);
+          break;
       }
     }
     if (p.after == p.before) {  // only verify lines: make it change something
@@ -143,10 +151,7 @@ class World {
   std::vector<std::string> pool_;
 };
 
-struct Stats {
-  int iterations = 0;
-  int killed = 0;
-  int finished = 0;
+struct Stats : KillCounts {
   int lock_timed = 0;
   int locks_before_recovery = 0;
   int rolled_forward = 0;
@@ -171,7 +176,9 @@ Child start_apply(const World& w, const TxPlan& plan, bool group,
   return crash::start_apply(w.repo(), plan, std::move(options));
 }
 
-void sleep_us(int us) { std::this_thread::sleep_for(std::chrono::microseconds(us)); }
+void sleep_us(int us) {
+  std::this_thread::sleep_for(std::chrono::microseconds(us));
+}
 
 std::vector<std::string> script_names(const TxPlan& plan) {
   std::vector<std::string> names;
@@ -185,8 +192,8 @@ std::vector<std::string> script_names(const TxPlan& plan) {
 
 // Waits until some (or every) <ref>.lock of the plans exists, i.e. git is preparing (or has
 // prepared) the transaction, or until the process exited. Polls every 100 us; gives up after 5 s.
-void wait_for_git_locks(const TempRepo& repo, const std::vector<const TxPlan*>& plans,
-                        bool all, pid_t pid) {
+void wait_for_git_locks(const TempRepo& repo, const std::vector<const TxPlan*>& plans, bool all,
+                        pid_t pid) {
   std::vector<std::string> paths;
   for (const TxPlan* plan : plans) {
     for (const std::string& name : script_names(*plan)) {
@@ -229,8 +236,7 @@ KillTiming pick_timing(World& w, bool all_locks_possible) {
 std::string describe_timing(const KillTiming& t) {
   static const char* origins[] = {"the start of ", "git held a first lock of ",
                                   "git held every lock of "};
-  return "kill " + std::to_string(t.delay_us) + " us after " +
-         origins[static_cast<int>(t.origin)];
+  return "kill " + std::to_string(t.delay_us) + " us after " + origins[static_cast<int>(t.origin)];
 }
 
 void wait_to_kill(const TempRepo& repo, const std::vector<const TxPlan*>& locks_of,
@@ -240,23 +246,6 @@ void wait_to_kill(const TempRepo& repo, const std::vector<const TxPlan*>& locks_
     wait_for_git_locks(repo, locks_of, t.origin == Origin::all_locks, child.pid());
   }
   sleep_us(t.delay_us);
-}
-
-// SIGKILLs the child (or its process group) and collects it. The child may have exited
-// already: it is not reaped before wait(), so its pid (and group id) cannot have been reused.
-// Counts the iteration as killed or as finished first; one that finished first must have
-// succeeded.
-RunResult kill_and_wait(Child& child, bool group, Stats& stats) {
-  ::kill(group ? -child.pid() : child.pid(), SIGKILL);
-  RunResult r = child.wait();
-  ++stats.iterations;
-  if (r.signal == SIGKILL) {
-    ++stats.killed;
-  } else {
-    ++stats.finished;
-    REQUIRE_MESSAGE(r.exit_code == 0, "finished before the kill, but failed: ", describe(r));
-  }
-  return r;
 }
 
 void note_state(Stats& stats, const TempRepo& repo, const TxPlan& plan) {
@@ -290,14 +279,14 @@ void kill_apply_once(World& w, Stats& stats, int iteration, bool group) {
 }
 
 TEST_CASE("random SIGKILL of reftx apply") {
-  World w(seed_for("apply"));
+  World w(seed_for("random_kill", "apply"));
   Stats stats;
   for (int i = 0; i < iterations(); ++i) kill_apply_once(w, stats, i, /*group=*/false);
   stats.print("apply");
 }
 
 TEST_CASE("random SIGKILL of the process group of reftx apply (with its git child)") {
-  World w(seed_for("apply group"));
+  World w(seed_for("random_kill", "apply group"));
   Stats stats;
   for (int i = 0; i < iterations(); ++i) kill_apply_once(w, stats, i, /*group=*/true);
   stats.print("apply group");
@@ -308,29 +297,27 @@ TEST_CASE("random SIGKILL of the process group of reftx apply (with its git chil
 // it after a random delay: `reftx recover`, or a `reftx apply` of another transaction on other
 // refs, which recovers dead transactions when it opens the store.
 TEST_CASE("random SIGKILL during recovery") {
-  World w(seed_for("recover"));
+  World w(seed_for("random_kill", "recover"));
   Stats stats;
-  const std::vector<std::string> points = {"apply.recorded",    "apply.queued",
-                                           "apply.prepared",    "apply.decided",
-                                           "apply.commit-sent", "apply.git-committed",
-                                           "apply.synced"};
+  const std::vector<std::string> points = {
+      "apply.recorded",    "apply.queued",        "apply.prepared", "apply.decided",
+      "apply.commit-sent", "apply.git-committed", "apply.synced"};
   const std::size_t half = w.pool_size() / 2;
   for (int i = 0; i < iterations(); ++i) {
     w.maybe_pack();
-    const std::string point = points[static_cast<std::size_t>(
-        w.uniform(0, static_cast<int>(points.size()) - 1))];
+    const std::string point =
+        points[static_cast<std::size_t>(w.uniform(0, static_cast<int>(points.size()) - 1))];
     const bool group_first = w.coin();
     const bool recover_by_apply = w.coin();
     const bool group_second = w.coin();
     const KillTiming timing = pick_timing(w, recover_by_apply);
     TxPlan first = w.plan("interrupted " + std::to_string(i), 0, half, !recover_by_apply);
-    TxPlan second = w.plan("recovering apply " + std::to_string(i), half, w.pool_size(),
-                           recover_by_apply);
-    INFO("iteration ", i, ": apply killed at ", point,
-         std::string(group_first ? " (+ group)" : ""), ", then ",
-         std::string(recover_by_apply ? "apply" : "recover"), ": ", describe_timing(timing),
-         "recovery", std::string(group_second ? " (process group)" : ""), "\nfirst:\n",
-         first.script());
+    TxPlan second =
+        w.plan("recovering apply " + std::to_string(i), half, w.pool_size(), recover_by_apply);
+    INFO("iteration ", i, ": apply killed at ", point, std::string(group_first ? " (+ group)" : ""),
+         ", then ", std::string(recover_by_apply ? "apply" : "recover"), ": ",
+         describe_timing(timing), "recovery", std::string(group_second ? " (process group)" : ""),
+         "\nfirst:\n", first.script());
 
     Child crashing = start_apply(w, first, true, {{"REFTX_CRASH_AT", point}});
     if (group_first) kill_group_once_dead(crashing);
@@ -344,9 +331,9 @@ TEST_CASE("random SIGKILL during recovery") {
                                           RunOptions{"", {}, "", group_second});
     // Recovery's own git locks only the refs it rolls forward: wait for one of them, or for
     // every lock of the recovering apply's own transaction.
-    const std::vector<const TxPlan*> locks_of =
-        timing.origin == Origin::all_locks ? std::vector<const TxPlan*>{&second}
-                                           : std::vector<const TxPlan*>{&first, &second};
+    const std::vector<const TxPlan*> locks_of = timing.origin == Origin::all_locks
+                                                    ? std::vector<const TxPlan*>{&second}
+                                                    : std::vector<const TxPlan*>{&first, &second};
     wait_to_kill(w.repo(), locks_of, recovering, timing, stats);
     RunResult r = kill_and_wait(recovering, group_second, stats);
     std::optional<std::uint64_t> second_id;
@@ -371,8 +358,8 @@ TEST_CASE("random SIGKILL during recovery") {
     if (was) {
       const JournalRecord& rec = *was;
       JournalRecord now = journal_show(w.repo(), rec.id);
-      CHECK_MESSAGE(now.state == (rec.state == "committing" ? "committed" : "aborted"),
-                    "was ", rec.state, ", now ", now.raw);
+      CHECK_MESSAGE(now.state == (rec.state == "committing" ? "committed" : "aborted"), "was ",
+                    rec.state, ", now ", now.raw);
     }
   }
   stats.print("recover");
@@ -392,7 +379,7 @@ void spin_until_file(const std::string& path, pid_t pid) {
 // kills come at once or up to 200 us after the journal's data.mdb appears, while LMDB
 // initializes it (a crash there once left an empty data.mdb that read-only opens rejected).
 TEST_CASE("random SIGKILL of the first reftx apply in a repository") {
-  const std::uint64_t seed = seed_for("first use");
+  const std::uint64_t seed = seed_for("random_kill", "first use");
   Stats stats;
   const int n = std::max(1, iterations() / 3);
   for (int i = 0; i < n; ++i) {

@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "reftx/reftx.hpp"
+#include "support/process.hpp"
 #include "support/temp_repo.hpp"
 
 using namespace reftx;
@@ -20,14 +21,6 @@ using test::TempRepo;
 namespace fs = std::filesystem;
 
 namespace {
-
-// AddressSanitizer keeps freed memory in quarantine and adds shadow memory: peak resident size
-// is only meaningful without it (CI measures it in the plain build, tools/test.sh).
-#if defined(__SANITIZE_ADDRESS__)
-constexpr bool kSanitized = true;
-#else
-constexpr bool kSanitized = false;
-#endif
 
 Store open_store(const std::string& path, Options options = {}) {
   auto store = Store::open(path, options);
@@ -435,7 +428,7 @@ TEST_CASE("a 200 MB file goes through the library with peak memory under 64 MB")
   CHECK(WEXITSTATUS(status) == 0);
   CHECK(repo.git({"hash-object", repo.path() + "/big.bin"}).substr(0, 40) == blob);
   // The test process's own pages before fork() count too; it is far below the limit.
-  if (!kSanitized) {
+  if (!test::kSanitized) {
     CHECK_MESSAGE(usage.ru_maxrss < 64 * 1024, "peak RSS " << usage.ru_maxrss << " KB");
   }
   Store store = open_store(repo.path());

@@ -9,6 +9,14 @@
 
 namespace reftx::test {
 
+// True in an AddressSanitizer build, which keeps freed memory in quarantine and adds shadow
+// memory: a peak resident size (RunResult::max_rss_kb) is only meaningful without it.
+#if defined(__SANITIZE_ADDRESS__)
+inline constexpr bool kSanitized = true;
+#else
+inline constexpr bool kSanitized = false;
+#endif
+
 struct RunResult {
   int exit_code = -1;    // exit status, or -1 if killed by a signal
   int signal = 0;        // terminating signal, 0 if exited
@@ -18,9 +26,9 @@ struct RunResult {
 };
 
 struct RunOptions {
-  std::string input;                          // written to stdin, then closed
-  std::map<std::string, std::string> env;     // added to / overriding the environment
-  std::string cwd;                            // empty: current directory
+  std::string input;                       // written to stdin, then closed
+  std::map<std::string, std::string> env;  // added to / overriding the environment
+  std::string cwd;                         // empty: current directory
   bool new_process_group = false;
 };
 
