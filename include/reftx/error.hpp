@@ -13,14 +13,16 @@ namespace reftx {
 // What went wrong, coarse enough for a caller to choose a reaction.
 enum class ErrorKind {
   invalid_input,  // bad ref name, oid, script line, missing object, duplicate ref. Nothing changed.
-  conflict,       // a precondition failed at commit time (old value, lock held, name clash).
-                  // Nothing applied; the transaction is journaled as aborted.
+  conflict,       // your data is stale: an old value did not match, a name clashed, a file
+                  // changed, a hook refused. Nothing applied; journaled as aborted.
+  locked,         // retry later: another writer holds a lock (a ref's .lock, a file another
+                  // reftx transaction is changing). Nothing applied.
   not_found,      // the requested journal record or key does not exist.
   corrupt_journal,  // a journal record or the database does not decode. Refs are never touched.
   environment,      // I/O, git or LMDB failure, not a repository, ...
 };
 
-// Stable lowercase name of a kind ("invalid-input", "conflict", ...).
+// Stable lowercase name of a kind ("invalid-input", "conflict", "locked", ...).
 const char* to_string(ErrorKind kind);
 
 struct Error {
@@ -28,6 +30,9 @@ struct Error {
   std::string message;  // lowercase, names the bad input or failing call
   int line = 0;         // 1-based script line / change position it refers to, 0 if none
   std::uint64_t transaction_id = 0;  // journal id the error was recorded under, 0 if none
+  // The foreign code behind an environment or corrupt_journal error: errno (> 0) or an LMDB
+  // return code (< 0, MDB_*); 0 if none.
+  int system_code = 0;
 
   // "line 3: bad oid '12'" style rendering.
   std::string describe() const;

@@ -1,7 +1,7 @@
 // Umbrella header for the reftx library.
 #pragma once
 
-#include "reftx/crash_points.hpp"
+#include "reftx/batch.hpp"
 #include "reftx/error.hpp"
 #include "reftx/script.hpp"
 #include "reftx/store.hpp"

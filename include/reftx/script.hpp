@@ -10,7 +10,7 @@
 // has three (blob, old, mode), remove/update/delete/verify their old, set its raw value; an
 // empty optional value means "not given".
 // Only syntax is checked here (verbs, arity, 40-hex oids, modes); names, paths and objects are
-// validated by Transaction::commit().
+// validated by Store::commit().
 //
 // Thread-safety: pure function.
 #pragma once

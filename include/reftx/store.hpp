@@ -6,6 +6,7 @@
 // Store::recover, which never removes a lock that does not belong to a dead transaction.
 //
 // Thread-safety: a Store may be shared between threads; its calls are serialized internally.
+// A Store is move-only; the Batches committed to it are plain values that never refer to it.
 // Several processes may open stores on one repository at once: each transaction is a
 // compare-and-swap on every ref it touches. Never use a Store across fork().
 #pragma once
@@ -15,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "reftx/batch.hpp"
 #include "reftx/error.hpp"
 #include "reftx/types.hpp"
 
@@ -59,64 +61,12 @@ struct RecoveryReport {
   int skipped_live = 0;  // in-flight transactions whose owner is alive; not touched
 };
 
-class Store;
+// Per-commit choices. Options that concern one commit, not the whole Store, go here.
+struct CommitOptions {};
+
 namespace detail {
-struct StoreState;  // internal; stable across moves of its Store
+struct StoreState;  // internal
 }
-
-// A batch of ref changes applied as one unit by commit(). Move-only; not thread-safe.
-// Changes are validated at commit(), which names the offending change by its `line`.
-class Transaction {
- public:
-  Transaction(Transaction&&) noexcept;
-  Transaction& operator=(Transaction&&) noexcept;
-  ~Transaction();
-
-  // expected_old: nullopt = not checked (the real old value is still journaled);
-  // kZeroOid = the ref must not exist. new_oid == kZeroOid deletes.
-  Transaction& update(std::string name, std::string new_oid,
-                      std::optional<std::string> expected_old = std::nullopt);
-  Transaction& create(std::string name, std::string new_oid);
-  Transaction& remove(std::string name, std::optional<std::string> expected_old = std::nullopt);
-  Transaction& verify(std::string name, std::optional<std::string> expected_old = std::nullopt);
-  Transaction& add(RefChange change);
-
-  // Replaces the work-tree file `path` with blob `new_blob` (which must be in the object
-  // database) or with `content` (stored as a blob at commit). expected_old: blob the file must
-  // hold (kZeroOid = must not exist); nullopt = not checked. mode: 0 keeps the file's mode
-  // (100644 for a new file), 0100755 makes it executable, 0100644 not.
-  Transaction& write_file(std::string path, std::string new_blob,
-                          std::optional<std::string> expected_old = std::nullopt,
-                          std::uint32_t mode = 0);
-  Transaction& write_file_content(std::string path, std::string content,
-                                  std::optional<std::string> expected_old = std::nullopt,
-                                  std::uint32_t mode = 0);
-  Transaction& remove_file(std::string path,
-                           std::optional<std::string> expected_old = std::nullopt);
-  Transaction& add(FileChange change);
-
-  // Tool state: becomes visible at the commit point, with the refs and files.
-  Transaction& set(std::string key, std::string value);
-  Transaction& unset(std::string key);
-  Transaction& add(KeyChange change);
-
-  Transaction& add(Changes changes);
-
-  const Changes& changes() const { return changes_; }
-
-  // Applies every change (refs, files, state) or none. Returns the journal id once every change
-  // is durable. Old file content is saved as a blob (durably) before a file is replaced.
-  // Errors: invalid_input (nothing recorded), conflict (recorded as aborted, error carries its
-  // id), environment. The transaction is consumed either way.
-  Result<std::uint64_t> commit();
-
- private:
-  friend class Store;
-  Transaction(detail::StoreState* store, std::string message);
-  detail::StoreState* store_;  // not owned; the Store must outlive its transactions
-  std::string message_;
-  Changes changes_;
-};
 
 class Store {
  public:
@@ -128,7 +78,13 @@ class Store {
   Store& operator=(Store&&) noexcept;
   ~Store();  // Releases the owner lock; never throws.
 
-  Transaction begin(std::string message = {});
+  // Applies every change of `batch` (refs, files, state) or none. Returns the journal id once
+  // every change is durable (Options::durable). Old file content is saved as a blob (durably)
+  // before a file is replaced. Errors: invalid_input (nothing recorded), conflict (a stale old
+  // value, a name clash, a changed file: recorded as aborted, the error carries its id), locked
+  // (another writer holds a ref lock, or another transaction is changing one of the files:
+  // nothing applied; retry later; aborted in the journal if it got that far), environment.
+  Result<std::uint64_t> commit(const Batch& batch, const CommitOptions& options = {});
 
   // Journal reads, in id order. Errors: corrupt_journal, not_found (get), environment.
   Result<std::vector<TxRecord>> list() const;
@@ -148,9 +104,8 @@ class Store {
   const std::string& journal_dir() const;
   const std::string& work_tree() const;
 
-  explicit Store(std::unique_ptr<detail::StoreState> impl);
-
  private:
+  explicit Store(std::unique_ptr<detail::StoreState> impl);
   std::unique_ptr<detail::StoreState> impl_;
 };
 

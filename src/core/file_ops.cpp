@@ -8,7 +8,7 @@
 #include <fstream>
 #include <map>
 
-#include "core/crash.hpp"
+#include "core/steps.hpp"
 #include "core/work_tree.hpp"
 
 namespace reftx::core {
@@ -224,7 +224,7 @@ Result<std::vector<std::string>> install_files(detail::StoreState& store, const 
                                                const StagedFiles& staged) {
   std::vector<std::string> conflicts;
   std::map<std::string, util::UniqueFd> dirs_to_sync;
-  if (record.files.empty()) crash_point("apply.file-replaced");  // every commit reaches it
+  if (record.files.empty()) reach(Step::apply_file_replaced);  // every commit reaches it
   for (std::size_t i = 0; i < record.files.size(); ++i) {
     const FileRecord& file = record.files[i];
     const std::string name = basename_of(file.path);
@@ -248,7 +248,7 @@ Result<std::vector<std::string>> install_files(detail::StoreState& store, const 
     } else if (::renameat(dir, tmp.c_str(), dir, name.c_str()) != 0) {
       return util::errno_error("cannot rename into '" + file.path + "'", errno);
     }
-    if (i == 0) crash_point("apply.file-replaced");
+    if (i == 0) reach(Step::apply_file_replaced);
     dirs_to_sync.emplace(util::parent_dir(file.path), std::move(*parent.value()));
   }
   if (store.options.durable) {

@@ -13,6 +13,8 @@ const char* to_string(ErrorKind kind) {
       return "invalid-input";
     case ErrorKind::conflict:
       return "conflict";
+    case ErrorKind::locked:
+      return "locked";
     case ErrorKind::not_found:
       return "not-found";
     case ErrorKind::corrupt_journal:

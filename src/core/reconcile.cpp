@@ -1,6 +1,6 @@
 #include "core/reconcile.hpp"
 
-#include "core/crash.hpp"
+#include "core/steps.hpp"
 #include "core/file_ops.hpp"
 #include "core/ref_files.hpp"
 #include "util/fs.hpp"
@@ -23,7 +23,7 @@ Result<std::string> current_value(git::Repository& repo, const std::string& name
 // git refused (it ran, and exited by itself with its locks released) as opposed to an
 // environment failure (git could not run, or died) after which nothing can be concluded.
 bool refused(const Error& e) {
-  return e.kind == ErrorKind::conflict;
+  return e.kind == ErrorKind::conflict || e.kind == ErrorKind::locked;
 }
 
 std::string show(const std::string& oid) {
@@ -31,8 +31,7 @@ std::string show(const std::string& oid) {
 }
 
 bool lock_held(const Error& e) {
-  return e.message.find("Unable to create") != std::string::npos &&
-         e.message.find("File exists") != std::string::npos;
+  return e.kind == ErrorKind::locked;
 }
 
 // `lines` are "update <ref> <to> <from>\n": a null <to> deletes the ref.
@@ -53,7 +52,7 @@ Status run_update_ref(detail::StoreState& store, std::uint64_t id, const std::st
   if (deletes_a_ref(lines)) link_packed_refs_witness(store.repo, id);
   Status s = p.send("commit\n");
   if (s) s = p.expect_ok("commit");
-  if (s || !p.died_abnormally()) drop_packed_refs_witness(store.repo, id);
+  if (s || p.cause() != git::GitCause::died) drop_packed_refs_witness(store.repo, id);
   return s;
 }
 
@@ -82,7 +81,7 @@ Result<ReconcileOutcome> reconcile(detail::StoreState& store, TxRecord& record, 
       if (Status s = fsync_dirs(dirs); !s) return s.error();
     }
   }
-  if (recovering) crash_point("recover.locks-removed");
+  if (recovering) reach(Step::recover_locks_removed);
   for (int pass = 0; pass < 3; ++pass) {
     std::vector<std::string> current;
     for (const RefRecord& ref : record.refs) {
@@ -101,9 +100,9 @@ Result<ReconcileOutcome> reconcile(detail::StoreState& store, TxRecord& record, 
           if (ref.op == RefOp::verify) ref.new_oid = current[i];
         }
       }
-      if (recovering) crash_point("recover.refs-written");
+      if (recovering) reach(Step::recover_refs_written);
       if (Status s = discard_files(store, record); !s) return s.error();
-      if (recovering) crash_point("recover.files-written");
+      if (recovering) reach(Step::recover_files_written);
       record.state = TxState::aborted;
       if (record.reason.empty()) record.reason = "owner died before the commit decision";
       if (Status s = save(store, record, journal::StateStep::observe); !s) return s.error();
@@ -146,7 +145,7 @@ Result<ReconcileOutcome> reconcile(detail::StoreState& store, TxRecord& record, 
         record.state = TxState::rolling_back;
         record.reason = "commit could not complete: " + s.error().message + "; rolled back";
         if (Status saved = save(store, record); !saved) return saved.error();
-        if (!recovering) crash_point("abort.git-refused");
+        if (!recovering) reach(Step::abort_git_refused);
         continue;
       }
       if (!s) {
@@ -161,11 +160,11 @@ Result<ReconcileOutcome> reconcile(detail::StoreState& store, TxRecord& record, 
         }
       }
     }
-    if (recovering) crash_point("recover.refs-written");
+    if (recovering) reach(Step::recover_refs_written);
     auto file_conflicts = reconcile_files(store, record, forward);
     if (!file_conflicts) return file_conflicts.error();
     conflicts.insert(conflicts.end(), file_conflicts.value().begin(), file_conflicts.value().end());
-    if (recovering) crash_point("recover.files-written");
+    if (recovering) reach(Step::recover_files_written);
     if (store.options.durable) {
       if (Status s = sync_ref_dirs(store.repo, record, !forward); !s) return s.error();
     }

@@ -4,7 +4,7 @@
 
 #include <set>
 
-#include "core/crash.hpp"
+#include "core/steps.hpp"
 #include "core/owners.hpp"
 #include "core/reconcile.hpp"
 
@@ -80,14 +80,14 @@ Result<RecoveryReport> recover_dead_owners(detail::StoreState& store,
     if (!own) {
       if (Status s = wait_for_owner_child(store.journal_dir, rec.owner); !s) return s.error();
     }
-    crash_point("recover.claimed");
+    reach(Step::recover_claimed);
     auto outcome = recover_one(store, rec, recovery_lock, /*recovery_crash_points=*/true);
     if (!outcome) {  // one record that cannot be finished must not stop the others
       outcome = ReconcileOutcome{RecoveryAction::Kind::blocked, outcome.error().message};
     }
     if (outcome.value().kind == RecoveryAction::Kind::blocked) still_referenced.insert(rec.owner);
     report.actions.push_back({outcome.value().kind, id, outcome.value().detail});
-    crash_point("recover.recorded");
+    reach(Step::recover_recorded);
   }
   // Sweep owner files of dead owners that no in-flight record names any more.
   for (const std::string& name : list_owner_files(store.journal_dir)) {

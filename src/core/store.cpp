@@ -99,10 +99,6 @@ Result<Store> Store::open(const std::string& path, const Options& options) {
   return Store(std::move(impl));
 }
 
-Transaction Store::begin(std::string message) {
-  return Transaction(impl_.get(), std::move(message));
-}
-
 Result<std::vector<TxRecord>> Store::list() const {
   std::lock_guard<std::mutex> guard(impl_->mutex);
   return impl_->journal.list();

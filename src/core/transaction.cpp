@@ -4,7 +4,7 @@
 #include <set>
 
 #include "core/context.hpp"
-#include "core/crash.hpp"
+#include "core/steps.hpp"
 #include "core/file_ops.hpp"
 #include "core/owners.hpp"
 #include "core/reconcile.hpp"
@@ -67,7 +67,7 @@ Status admit_files(const detail::StoreState& store, const TxRecord& rec, const T
         if (!alive) return alive.error();
         if (!alive.value()) continue;
       }
-      return Error{ErrorKind::conflict,
+      return Error{ErrorKind::locked,
                    "file " + ours.path + " is being changed by transaction " +
                        std::to_string(other.id) +
                        (other.state == TxState::pending ? ""
@@ -99,7 +99,7 @@ Status read_old_values(git::Repository& repo, TxRecord& rec) {
 
 // Records the abort of a transaction git refused at prepare. Git has released its locks.
 Error abort_transaction(detail::StoreState& store, TxRecord& rec, Error cause) {
-  core::crash_point("abort.git-refused");
+  core::reach(core::Step::abort_git_refused);
   core::drop_packed_refs_witness(store.repo, rec.id);  // git has released its locks
   (void)read_old_values(store.repo, rec);  // best effort: an unreadable ref stays "unknown"
   (void)core::discard_files(store, rec);
@@ -112,9 +112,9 @@ Error abort_transaction(detail::StoreState& store, TxRecord& rec, Error cause) {
       !s) {
     return s.error();
   }
-  core::crash_point("abort.aborted");
+  core::reach(core::Step::abort_aborted);
   cause.transaction_id = rec.id;
-  if (cause.kind != ErrorKind::conflict) return cause;
+  if (cause.kind != ErrorKind::conflict && cause.kind != ErrorKind::locked) return cause;
   cause.message = "transaction " + std::to_string(rec.id) + " aborted: " + cause.message;
   return cause;
 }
@@ -171,7 +171,8 @@ Error outcome_error(const TxRecord& rec, const Error& cause, bool git_died) {
   e.transaction_id = rec.id;
   const std::string id = std::to_string(rec.id);
   if (rec.state == TxState::aborted) {  // nothing applied
-    e.kind = git_died ? ErrorKind::environment : ErrorKind::conflict;
+    e.kind = git_died ? ErrorKind::environment
+                      : (cause.kind == ErrorKind::locked ? ErrorKind::locked : ErrorKind::conflict);
     e.message = "transaction " + id + " aborted: " + rec.reason;
   } else if (rec.state == TxState::committed) {
     e.kind = ErrorKind::environment;
@@ -187,94 +188,10 @@ Error outcome_error(const TxRecord& rec, const Error& cause, bool git_died) {
 
 }  // namespace
 
-Transaction::Transaction(detail::StoreState* store, std::string message)
-    : store_(store), message_(std::move(message)) {}
-Transaction::Transaction(Transaction&&) noexcept = default;
-Transaction& Transaction::operator=(Transaction&&) noexcept = default;
-Transaction::~Transaction() = default;
-
-namespace {
-template <typename Change>
-void number(Change& change, const Changes& changes) {
-  if (change.line == 0) {
-    change.line =
-        static_cast<int>(changes.refs.size() + changes.files.size() + changes.keys.size()) + 1;
-  }
-}
-}  // namespace
-
-Transaction& Transaction::add(RefChange change) {
-  number(change, changes_);
-  changes_.refs.push_back(std::move(change));
-  return *this;
-}
-
-Transaction& Transaction::add(FileChange change) {
-  number(change, changes_);
-  changes_.files.push_back(std::move(change));
-  return *this;
-}
-
-Transaction& Transaction::add(KeyChange change) {
-  number(change, changes_);
-  changes_.keys.push_back(std::move(change));
-  return *this;
-}
-
-Transaction& Transaction::add(Changes changes) {
-  for (RefChange& c : changes.refs) add(std::move(c));
-  for (FileChange& c : changes.files) add(std::move(c));
-  for (KeyChange& c : changes.keys) add(std::move(c));
-  return *this;
-}
-
-Transaction& Transaction::update(std::string name, std::string new_oid,
-                                 std::optional<std::string> expected_old) {
-  return add(
-      RefChange{RefOp::update, std::move(name), std::move(new_oid), std::move(expected_old), 0});
-}
-
-Transaction& Transaction::create(std::string name, std::string new_oid) {
-  return add(RefChange{RefOp::create, std::move(name), std::move(new_oid), kZeroOid, 0});
-}
-
-Transaction& Transaction::remove(std::string name, std::optional<std::string> expected_old) {
-  return add(RefChange{RefOp::remove, std::move(name), kZeroOid, std::move(expected_old), 0});
-}
-
-Transaction& Transaction::verify(std::string name, std::optional<std::string> expected_old) {
-  return add(RefChange{RefOp::verify, std::move(name), kZeroOid, std::move(expected_old), 0});
-}
-
-Transaction& Transaction::write_file(std::string path, std::string new_blob,
-                                     std::optional<std::string> expected_old, std::uint32_t mode) {
-  return add(FileChange{std::move(path), std::move(new_blob), std::nullopt, std::move(expected_old),
-                        mode, 0});
-}
-
-Transaction& Transaction::write_file_content(std::string path, std::string content,
-                                             std::optional<std::string> expected_old,
-                                             std::uint32_t mode) {
-  return add(
-      FileChange{std::move(path), kZeroOid, std::move(content), std::move(expected_old), mode, 0});
-}
-
-Transaction& Transaction::remove_file(std::string path, std::optional<std::string> expected_old) {
-  return add(FileChange{std::move(path), kZeroOid, std::nullopt, std::move(expected_old), 0, 0});
-}
-
-Transaction& Transaction::set(std::string key, std::string value) {
-  return add(KeyChange{std::move(key), std::move(value), 0});
-}
-
-Transaction& Transaction::unset(std::string key) {
-  return add(KeyChange{std::move(key), std::nullopt, 0});
-}
-
-Result<std::uint64_t> Transaction::commit() {
-  if (store_ == nullptr) return Error{ErrorKind::invalid_input, "transaction already consumed"};
-  detail::StoreState& store = *store_;
-  store_ = nullptr;
+Result<std::uint64_t> Store::commit(const Batch& batch, const CommitOptions&) {
+  detail::StoreState& store = *impl_;
+  Changes changes_ = batch.changes();
+  const std::string& message_ = batch.message();
   std::lock_guard<std::mutex> guard(store.mutex);
   if (store.options.read_only) {
     return Error{ErrorKind::invalid_input, "store was opened read-only"};
@@ -298,13 +215,13 @@ Result<std::uint64_t> Transaction::commit() {
   Status inserted = store.journal.insert(
       rec, [&](const TxRecord& other) { return admit_files(store, rec, other); });
   if (!inserted) return inserted.error();  // durable: pending
-  core::crash_point("apply.recorded");
+  core::reach(core::Step::apply_recorded);
 
   std::vector<int> file_lines;
   for (const FileChange& f : changes_.files) file_lines.push_back(f.line);
   auto staged = core::stage_files(store, rec, file_lines);
   if (!staged) return abort_transaction(store, rec, staged.error());
-  core::crash_point("apply.files-staged");
+  core::reach(core::Step::apply_files_staged);
 
   std::set<std::string> dirs_to_sync;
   if (has_refs) {
@@ -318,12 +235,12 @@ Result<std::uint64_t> Transaction::commit() {
     std::string script = "start\n";
     for (const RefChange& c : changes_.refs) script += core::update_ref_line(c);
     Status s = git.send(script);
-    core::crash_point("apply.queued");
+    core::reach(core::Step::apply_queued);
     if (s) s = git.send("prepare\n");
     if (s) s = git.expect_ok("start");
     if (s) s = git.expect_ok("prepare");
     if (!s) {
-      if (git.died_abnormally()) {  // its locks may be left behind
+      if (git.cause() == git::GitCause::died) {  // its locks may be left behind
         rec.reason = s.error().message;
         auto outcome = finish_interrupted(store, rec, window.value());
         if (!outcome) return outcome.error();
@@ -334,9 +251,9 @@ Result<std::uint64_t> Transaction::commit() {
     }
     if (deletes_a_ref(changes_.refs)) core::link_packed_refs_witness(store.repo, rec.id);
   } else {
-    core::crash_point("apply.queued");
+    core::reach(core::Step::apply_queued);
   }
-  core::crash_point("apply.prepared");
+  core::reach(core::Step::apply_prepared);
 
   // git holds every ref lock: the values read now are the real old values.
   if (Status r = read_old_values(store.repo, rec); !r) {
@@ -364,18 +281,18 @@ Result<std::uint64_t> Transaction::commit() {
     store.git.reset();
     return abort_transaction(store, rec, w.error());
   }
-  core::crash_point("apply.decided");
+  core::reach(core::Step::apply_decided);
 
   Status s;
   if (has_refs) s = store.git->send("commit\n");
-  core::crash_point("apply.commit-sent");
+  core::reach(core::Step::apply_commit_sent);
   if (s && has_refs) s = store.git->expect_ok("commit");
   if (!s) {
     // git failed part-way. If it refused (FACTS.md: a name clash can appear after prepare), it
     // released its locks: finish or undo at once. If it died, remove its locks first.
     Result<core::ReconcileOutcome> outcome = core::ReconcileOutcome{};
-    const bool died = store.git->died_abnormally();
-    if (died || s.error().kind != ErrorKind::conflict) {
+    const bool died = store.git->cause() == git::GitCause::died;
+    if (died || !git::is_refusal(store.git->cause())) {
       outcome = finish_interrupted(store, rec, window.value());
     } else {
       store.git.reset();
@@ -384,25 +301,25 @@ Result<std::uint64_t> Transaction::commit() {
     }
     if (!outcome) return outcome_error(rec, outcome.error(), died);
     if (rec.state == TxState::committed && rec.conflicts.empty()) return rec.id;
-    if (rec.state == TxState::aborted) core::crash_point("abort.aborted");
+    if (rec.state == TxState::aborted) core::reach(core::Step::abort_aborted);
     return outcome_error(rec, s.error(), died);
   }
   core::drop_packed_refs_witness(store.repo, rec.id);
   window.value().release();  // git holds no lock any more
-  core::crash_point("apply.git-committed");
+  core::reach(core::Step::apply_git_committed);
   auto file_conflicts = core::install_files(store, rec, staged.value());
   if (!file_conflicts) return outcome_error(rec, file_conflicts.error(), false);
   rec.conflicts = std::move(file_conflicts).value();
   if (store.options.durable) {
     if (Status d = core::fsync_dirs(dirs_to_sync); !d) return outcome_error(rec, d.error(), false);
   }
-  core::crash_point("apply.synced");
+  core::reach(core::Step::apply_synced);
   rec.state = TxState::committed;
   rec.updated_ns = util::now_ns();
   // Lazy: refs, files and the decision are durable; if this write is lost, recovery rolls
   // forward (everything is already new) and records committed again.
   if (Status w = store.journal.put(rec, journal::LmdbEnv::Commit::lazy); !w) return w.error();
-  core::crash_point("apply.committed");
+  core::reach(core::Step::apply_committed);
   if (!rec.conflicts.empty()) return outcome_error(rec, Error{}, false);
   return rec.id;
 }

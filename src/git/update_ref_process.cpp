@@ -11,6 +11,7 @@
 #include <utility>
 #include <vector>
 
+#include "git/git_errors.hpp"
 #include "util/fs.hpp"
 
 namespace reftx::git {
@@ -19,24 +20,6 @@ namespace {
 void close_fd(int& fd) {
   if (fd >= 0) ::close(fd);
   fd = -1;
-}
-
-bool looks_like_conflict(const std::string& err) {
-  static const char* markers[] = {"cannot lock ref",
-                                  "Unable to create",
-                                  "is at ",
-                                  "reference already exists",
-                                  "unable to resolve reference",
-                                  "exists; cannot create",
-                                  "cannot update the ref",
-                                  "there are still logs under",
-                                  "but expected",
-                                  "ref updates aborted by hook",
-                                  "cannot process"};
-  for (const char* m : markers) {
-    if (err.find(m) != std::string::npos) return true;
-  }
-  return false;
 }
 
 std::string trim(std::string s) {
@@ -132,6 +115,7 @@ UpdateRefProcess::UpdateRefProcess(UpdateRefProcess&& o) noexcept
       in_fd_(std::exchange(o.in_fd_, -1)),
       out_fd_(std::exchange(o.out_fd_, -1)),
       err_fd_(std::exchange(o.err_fd_, -1)),
+      cause_(std::exchange(o.cause_, GitCause::none)),
       out_buf_(std::move(o.out_buf_)),
       err_buf_(std::move(o.err_buf_)) {}
 
@@ -142,6 +126,7 @@ UpdateRefProcess& UpdateRefProcess::operator=(UpdateRefProcess&& o) noexcept {
     in_fd_ = std::exchange(o.in_fd_, -1);
     out_fd_ = std::exchange(o.out_fd_, -1);
     err_fd_ = std::exchange(o.err_fd_, -1);
+    cause_ = std::exchange(o.cause_, GitCause::none);
     out_buf_ = std::move(o.out_buf_);
     err_buf_ = std::move(o.err_buf_);
   }
@@ -161,7 +146,7 @@ bool UpdateRefProcess::alive() {
     close_fd(out_fd_);
     close_fd(err_fd_);
     const int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-    died_abnormally_ = code != 0;
+    cause_ = code != 0 ? GitCause::died : GitCause::other;
     return false;
   }
   return true;
@@ -204,6 +189,7 @@ Status UpdateRefProcess::expect_ok(std::string_view verb) {
       std::string line = out_buf_.substr(0, nl);
       out_buf_.erase(0, nl + 1);
       if (line == expected) return {};
+      cause_ = GitCause::other;
       return Error{ErrorKind::environment, "unexpected reply from git update-ref: '" + line + "'"};
     }
     pollfd fds[2] = {{out_fd_, POLLIN, 0}, {err_fd_, POLLIN, 0}};
@@ -256,11 +242,12 @@ Error UpdateRefProcess::failure(std::string_view verb) {
   if (err.rfind("fatal: ", 0) == 0) err.erase(0, 7);
   const int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   if (code == 127 && err.empty()) {
+    cause_ = GitCause::other;
     return Error{ErrorKind::environment, "cannot run git update-ref (exit 127)"};
   }
   if (code != 128 && code != 0) {
     // Killed (or crashed): it cannot have released its locks. Never a plain refusal.
-    died_abnormally_ = true;
+    cause_ = GitCause::died;
     return Error{ErrorKind::environment, "git update-ref died during " + std::string(verb) +
                                              " (exit " + std::to_string(code) + ")" +
                                              (err.empty() ? "" : ": " + err)};
@@ -269,7 +256,8 @@ Error UpdateRefProcess::failure(std::string_view verb) {
     err = "git update-ref exited during " + std::string(verb) + " (status " +
           std::to_string(status) + ")";
   }
-  return Error{looks_like_conflict(err) ? ErrorKind::conflict : ErrorKind::environment, err};
+  cause_ = classify_refusal(err);
+  return Error{kind_of(cause_), err};
 }
 
 }  // namespace reftx::git

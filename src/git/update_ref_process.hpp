@@ -6,7 +6,7 @@
 // the parent and git are gone; git itself (and its hooks) inherit only stdin/stdout/stderr.
 // git runs with LC_ALL=C so that its messages can be classified.
 // If the parent dies, git reads EOF: before `commit` it aborts and removes its locks; after
-// `commit` it finishes the commit by itself (FACTS.md).
+// `commit` it finishes the commit by itself (docs/facts.md, "git update-ref --stdin").
 // Thread-safety: not thread-safe. Move-only. The destructor closes git's stdin and reaps it.
 #pragma once
 
@@ -15,6 +15,7 @@
 #include <string>
 #include <string_view>
 
+#include "git/git_errors.hpp"
 #include "reftx/error.hpp"
 
 namespace reftx::git {
@@ -36,14 +37,14 @@ class UpdateRefProcess {
 
   // True until git has exited (it exits after any failing verb, or may have been killed).
   bool alive();
-  // After a failed verb: git did not exit by itself (killed, crashed), so the lock files it
-  // held may be left behind. False when git refused cleanly (it removes its locks).
-  bool died_abnormally() const { return died_abnormally_; }
+  // Why the last verb failed (git_errors.hpp); none while nothing failed. GitCause::died: git
+  // did not exit by itself (killed, crashed), so the lock files it held may be left behind.
+  GitCause cause() const { return cause_; }
 
   // Writes raw protocol text. Never raises SIGPIPE.
   Status send(std::string_view text);
   // Waits for the "<verb>: ok" line. If git exits instead, reaps it and returns its stderr as
-  // the message: kind conflict for lock / old-value / name-clash refusals, else environment.
+  // the message, with the kind of its cause (git::kind_of): conflict, locked or environment.
   Status expect_ok(std::string_view verb);
 
  private:
@@ -54,7 +55,7 @@ class UpdateRefProcess {
   int in_fd_ = -1;   // git's stdin (socket)
   int out_fd_ = -1;  // git's stdout (socket)
   int err_fd_ = -1;  // git's stderr (pipe)
-  bool died_abnormally_ = false;
+  GitCause cause_ = GitCause::none;
   std::string out_buf_;
   std::string err_buf_;
 };

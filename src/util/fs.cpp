@@ -15,7 +15,9 @@ std::atomic<std::uint64_t> g_fsyncs{0};
 }
 
 Error errno_error(const std::string& what, int err) {
-  return Error{ErrorKind::environment, what + ": " + std::strerror(err)};
+  Error e{ErrorKind::environment, what + ": " + std::strerror(err)};
+  e.system_code = err;
+  return e;
 }
 
 Status fsync_dir(const std::string& path) {

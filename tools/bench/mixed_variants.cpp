@@ -21,7 +21,7 @@ class ReftxMixedLibrary final : public MixedVariant {
       : store_(open_store(fixture.work_dir)), parts_(parts) {}
 
   void apply(const MixedWorkload& w, const MixedPosition& from) override {
-    reftx::Transaction tx = store_.begin("reftx-bench");
+    reftx::Batch tx("reftx-bench");
     if (parts_.refs) {
       const std::string& old_oid = side(w, from.refs).commit;
       const std::string& new_oid = side(w, 1 - from.refs).commit;
@@ -38,7 +38,7 @@ class ReftxMixedLibrary final : public MixedVariant {
       const MixedSide& new_side = side(w, 1 - from.keys);
       for (std::size_t i = 0; i < w.keys.size(); ++i) tx.set(w.keys[i], new_side.values[i]);
     }
-    auto id = tx.commit();
+    auto id = store_.commit(tx);
     if (!id) throw std::runtime_error("reftx commit: " + id.error().describe());
   }
 

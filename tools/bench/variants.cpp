@@ -53,9 +53,9 @@ class ReftxLibrary final : public Variant {
 
   void apply(const std::vector<std::string>& refs, const std::string& old_oid,
              const std::string& new_oid) override {
-    reftx::Transaction tx = store_.begin("reftx-bench");
-    for (const std::string& ref : refs) tx.update(ref, new_oid, old_oid);
-    auto id = tx.commit();
+    reftx::Batch batch("reftx-bench");
+    for (const std::string& ref : refs) batch.update(ref, new_oid, old_oid);
+    auto id = store_.commit(batch);
     if (!id) throw std::runtime_error("reftx commit: " + id.error().describe());
   }
 

@@ -5,6 +5,7 @@
 #include <iterator>
 
 #include "cli.hpp"
+#include "core/steps.hpp"  // the one internal header: the crash-point list
 #include "json.hpp"
 #include "reftx/reftx.hpp"
 
@@ -57,6 +58,7 @@ int exit_code_for(ErrorKind kind) {
     case ErrorKind::invalid_input:
       return kUsage;
     case ErrorKind::conflict:
+    case ErrorKind::locked:
       return kConflict;
     case ErrorKind::not_found:
       return kConflict;
@@ -99,9 +101,9 @@ int cmd_apply(const Globals& globals, const std::vector<std::string>& args) {
 
   auto store = open_store(globals, false, true);
   if (!store) return report(store.error());
-  Transaction tx = store.value().begin(vm["message"].as<std::string>());
-  tx.add(std::move(changes).value());
-  auto id = tx.commit();
+  Batch batch(vm["message"].as<std::string>());
+  batch.add(std::move(changes).value());
+  auto id = store.value().commit(batch);
   if (!id) return report(id.error());
   std::cout << id.value() << "\n";
   return kOk;
@@ -281,7 +283,12 @@ int cmd_crash_points(const Globals& globals, const std::vector<std::string>& arg
     auto store = open_store(globals, true, false);
     if (!store && store.error().kind != ErrorKind::not_found) return report(store.error());
   }
-  for (std::string_view name : crash_point_names()) std::cout << name << "\n";
+  if (!core::crash_points_enabled()) {
+    std::cerr << "reftx crash-points: this reftx was built without crash points "
+                 "(meson option crash_points=false)\n";
+    return kUsage;
+  }
+  for (std::string_view name : core::crash_point_names()) std::cout << name << "\n";
   return kOk;
 }
 
