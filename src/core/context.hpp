@@ -1,4 +1,6 @@
-// Internal state of an open Store, shared by the executor and recovery.
+// Internal state of an open Store: the composition root that owns every collaborator. Only
+// store.cpp uses it; the protocol code gets the narrow pieces it needs (CommitScope,
+// RecoveryScope, FileIo, ...).
 // Thread-safety: every use happens under `mutex`.
 #pragma once
 
@@ -6,33 +8,29 @@
 #include <optional>
 #include <string>
 
+#include "core/git_session.hpp"
 #include "core/owners.hpp"
+#include "core/validate.hpp"
 #include "git/repository.hpp"
-#include "git/update_ref_process.hpp"
 #include "journal/journal.hpp"
 #include "reftx/store.hpp"
-#include "util/file_lock.hpp"
 
-namespace reftx {
+namespace reftx::detail {
 
-namespace detail {
 struct StoreState {
   std::mutex mutex;
   Options options;
   git::Repository repo;
   journal::Journal journal;
   std::string journal_dir;
-  std::string work_tree;     // absolute, symlinks resolved; empty: no work tree
-  std::string git_dir_real;  // realpaths: no file path may lead inside these
-  std::string common_dir_real;
-  std::string journal_dir_real;
-  core::OwnerLocks owner;  // held while this Store lives; owner.child is inherited by git
-  std::optional<git::UpdateRefProcess> git;  // long-lived; respawned after git exits
+  core::WorkTreeScope work_tree;
+  core::OwnerLocks owner;                // held while this Store lives
+  std::optional<core::GitSession> git;   // inherits owner.child; made with the owner
 
-  git::UpdateRefConfig git_config(int inherit_fd) const {
-    return {options.git_executable, repo.git_dir(), options.durable, inherit_fd};
+  // git update-ref runs on this repository, inheriting nothing.
+  git::UpdateRefConfig git_config() const {
+    return {options.git_executable, repo.git_dir(), options.durable, -1};
   }
 };
-}  // namespace detail
 
-}  // namespace reftx
+}  // namespace reftx::detail

@@ -8,7 +8,6 @@
 #include <fstream>
 #include <map>
 
-#include "core/steps.hpp"
 #include "core/work_tree.hpp"
 
 namespace reftx::core {
@@ -52,7 +51,7 @@ struct Current {
 };
 
 // What the file is now. invalid_input errors (a link, a directory on the way) come back as such.
-Result<Current> read_current(detail::StoreState& store, const std::string& root,
+Result<Current> read_current(const FileIo& io, const std::string& root,
                              const std::string& path) {
   Current current;
   auto parent = open_parent(root, path, false, false);
@@ -64,7 +63,7 @@ Result<Current> read_current(detail::StoreState& store, const std::string& root,
   if (!current.state.exists) return current;
   auto fd = open_file(parent.value()->get(), basename_of(path), path);
   if (!fd) return fd.error();
-  auto hash = store.repo.hash_file(fd.value().get());
+  auto hash = io.objects.hash_file(fd.value().get());
   if (!hash) return hash.error();
   current.blob = hash.value();
   return current;
@@ -75,26 +74,26 @@ bool at(const Current& c, const std::string& blob, std::uint32_t mode) {
   return c.state.exists && c.blob == blob && (c.state.mode & 0100) == (mode & 0100);
 }
 
-// Writes blob `blob` with mode `mode` to the temp file of file `index` in `dir`, fsynced.
-Status write_temp(detail::StoreState& store, int dir, const std::string& tmp,
+// Writes blob `blob` with mode `mode` to the temp file `tmp` in `dir`, fsynced.
+Status write_temp(const FileIo& io, int dir, const std::string& tmp,
                   const std::string& blob, std::uint32_t mode, const std::string& path) {
   util::UniqueFd fd(
       ::openat(dir, tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600));
   if (!fd.valid()) return util::errno_error("cannot create temp file for '" + path + "'", errno);
-  if (Status s = store.repo.copy_blob(blob, fd.get(), store.options.git_executable); !s) return s;
+  if (Status s = io.objects.copy_blob(blob, fd.get(), io.git_executable); !s) return s;
   if (::fchmod(fd.get(), mode & 07777) != 0) {
     return util::errno_error("cannot set the mode of '" + path + "'", errno);
   }
-  if (store.options.durable) return util::fsync_fd(fd.get(), "'" + path + "'");
+  if (io.durable) return util::fsync_fd(fd.get(), "'" + path + "'");
   return {};
 }
 
 // Puts `blob` (kZeroOid: nothing) at `path`, through its temp file. Creates missing parents.
-Status put_file(detail::StoreState& store, const TxRecord& record, std::size_t index,
+Status put_file(const FileIo& io, const TxRecord& record, std::size_t index,
                 const std::string& blob, std::uint32_t mode) {
   const std::string& path = record.files[index].path;
   const std::string name = basename_of(path);
-  auto parent = open_parent(record.work_tree, path, blob != kZeroOid, store.options.durable);
+  auto parent = open_parent(record.work_tree, path, blob != kZeroOid, io.durable);
   if (!parent) return parent.error();
   if (!parent.value()) return {};  // removing a file whose directory is gone: nothing to do
   const int dir = parent.value()->get();
@@ -104,12 +103,12 @@ Status put_file(detail::StoreState& store, const TxRecord& record, std::size_t i
     }
   } else {
     const std::string tmp = temp_name(record.id, index);
-    if (Status s = write_temp(store, dir, tmp, blob, mode, path); !s) return s;
+    if (Status s = write_temp(io, dir, tmp, blob, mode, path); !s) return s;
     if (::renameat(dir, tmp.c_str(), dir, name.c_str()) != 0) {
       return util::errno_error("cannot rename into '" + path + "'", errno);
     }
   }
-  if (store.options.durable) return util::fsync_fd(dir, "directory of '" + path + "'");
+  if (io.durable) return util::fsync_fd(dir, "directory of '" + path + "'");
   return {};
 }
 
@@ -133,74 +132,74 @@ std::string left_alone(const std::string& path, const std::string& why) {
 
 }  // namespace
 
-Result<StagedFiles> stage_files(detail::StoreState& store, TxRecord& record,
-                                const std::vector<int>& lines) {
+namespace {
+
+// Stages file `i` of `record` (stage_files); returns its identity as staged.
+Result<std::string> stage_one(const FileIo& io, TxRecord& record, std::size_t i, mode_t umask,
+                              std::vector<std::string>& to_sync) {
+  FileRecord& file = record.files[i];
+  const std::string name = basename_of(file.path);
+  auto parent = open_parent(record.work_tree, file.path, true, io.durable);
+  if (!parent) return parent.error();
+  const int dir = parent.value()->get();
+  auto before = stat_file(dir, name, file.path);
+  if (!before) return before.error();
+  std::string old_blob = kZeroOid;
+  if (before.value().exists) {
+    auto fd = open_file(dir, name, file.path);
+    if (!fd) return fd.error();
+    auto hash = io.objects.hash_file(fd.value().get());
+    if (!hash) return hash.error();
+    old_blob = hash.value();
+    if (!file.expected_old || *file.expected_old == old_blob) {
+      if (Status s = io.objects.store_file(fd.value().get(), old_blob); !s) return s.error();
+      to_sync.push_back(old_blob);
+    }
+  }
+  if (file.expected_old && *file.expected_old != old_blob) {
+    return Error{ErrorKind::conflict, "file " + file.path + " holds " + show(old_blob) +
+                                          ", expected " + show(*file.expected_old)};
+  }
+  auto after = stat_file(dir, name, file.path);
+  if (!after) return after.error();
+  if (after.value().identity != before.value().identity) {
+    return Error{ErrorKind::conflict, "file " + file.path + " changed while it was being read"};
+  }
+  file.old_blob = old_blob;
+  file.old_mode = before.value().exists ? before.value().mode : 0;
+  file.old_known = true;
+  file.new_mode =
+      file.new_blob == kZeroOid ? 0 : resolve_mode(file.requested_mode, file.old_mode, umask);
+  if (file.new_blob != kZeroOid) {
+    to_sync.push_back(file.new_blob);
+    Status s = write_temp(io, dir, temp_name(record.id, i), file.new_blob, file.new_mode, file.path);
+    if (!s) return s.error();
+  }
+  return before.value().identity;
+}
+
+}  // namespace
+
+Result<StagedFiles> stage_files(const FileIo& io, TxRecord& record, const std::vector<int>& lines) {
   StagedFiles staged;
-  const bool durable = store.options.durable;
   const mode_t umask = current_umask();
   std::vector<std::string> to_sync;  // blobs that must be durable before the decision
   for (std::size_t i = 0; i < record.files.size(); ++i) {
-    FileRecord& file = record.files[i];
-    const int line = i < lines.size() ? lines[i] : 0;
-    auto with_line = [line](Error e) {
-      e.line = line;
+    auto identity = stage_one(io, record, i, umask, to_sync);
+    if (!identity) {
+      Error e = identity.error();
+      if (i < lines.size()) e.line = lines[i];
       return e;
-    };
-    const std::string name = basename_of(file.path);
-    auto parent = open_parent(record.work_tree, file.path, true, durable);
-    if (!parent) return with_line(parent.error());
-    const int dir = parent.value()->get();
-    auto before = stat_file(dir, name, file.path);
-    if (!before) return with_line(before.error());
-    std::string old_blob = kZeroOid;
-    if (before.value().exists) {
-      auto fd = open_file(dir, name, file.path);
-      if (!fd) return with_line(fd.error());
-      auto hash = store.repo.hash_file(fd.value().get());
-      if (!hash) return hash.error();
-      old_blob = hash.value();
-      if (!file.expected_old || *file.expected_old == old_blob) {
-        if (Status s = store.repo.store_file(fd.value().get(), old_blob); !s) {
-          return with_line(s.error());
-        }
-        to_sync.push_back(old_blob);
-      }
     }
-    if (file.expected_old && *file.expected_old != old_blob) {
-      return Error{ErrorKind::conflict,
-                   "file " + file.path + " holds " + show(old_blob) + ", expected " +
-                       show(*file.expected_old),
-                   line};
-    }
-    auto after = stat_file(dir, name, file.path);
-    if (!after) return with_line(after.error());
-    if (after.value().identity != before.value().identity) {
-      return Error{ErrorKind::conflict, "file " + file.path + " changed while it was being read",
-                   line};
-    }
-    file.old_blob = old_blob;
-    file.old_mode = before.value().exists ? before.value().mode : 0;
-    file.old_known = true;
-    file.new_mode =
-        file.new_blob == kZeroOid ? 0 : resolve_mode(file.requested_mode, file.old_mode, umask);
-    if (file.new_blob != kZeroOid) {
-      to_sync.push_back(file.new_blob);
-      if (Status s = write_temp(store, dir, temp_name(record.id, i), file.new_blob, file.new_mode,
-                                file.path);
-          !s) {
-        return s.error();
-      }
-    }
-    staged.push_back(before.value().identity);
+    staged.push_back(std::move(identity).value());
   }
-  if (durable) {
-    if (Status s = store.repo.make_durable(to_sync); !s) return s.error();
+  if (io.durable) {
+    if (Status s = io.objects.make_durable(to_sync); !s) return s.error();
   }
   return staged;
 }
 
-Status check_staged(detail::StoreState& store, const TxRecord& record, const StagedFiles& staged) {
-  (void)store;
+Status check_staged(const TxRecord& record, const StagedFiles& staged) {
   for (std::size_t i = 0; i < record.files.size(); ++i) {
     const std::string& path = record.files[i].path;
     auto parent = open_parent(record.work_tree, path, false, false);
@@ -220,11 +219,11 @@ Status check_staged(detail::StoreState& store, const TxRecord& record, const Sta
   return {};
 }
 
-Result<std::vector<std::string>> install_files(detail::StoreState& store, const TxRecord& record,
-                                               const StagedFiles& staged) {
+Result<std::vector<std::string>> install_files(const FileIo& io, const TxRecord& record,
+                                               const StagedFiles& staged,
+                                               const std::function<void()>& first_installed) {
   std::vector<std::string> conflicts;
   std::map<std::string, util::UniqueFd> dirs_to_sync;
-  if (record.files.empty()) reach(Step::apply_file_replaced);  // every commit reaches it
   for (std::size_t i = 0; i < record.files.size(); ++i) {
     const FileRecord& file = record.files[i];
     const std::string name = basename_of(file.path);
@@ -248,10 +247,10 @@ Result<std::vector<std::string>> install_files(detail::StoreState& store, const 
     } else if (::renameat(dir, tmp.c_str(), dir, name.c_str()) != 0) {
       return util::errno_error("cannot rename into '" + file.path + "'", errno);
     }
-    if (i == 0) reach(Step::apply_file_replaced);
+    if (i == 0) first_installed();
     dirs_to_sync.emplace(util::parent_dir(file.path), std::move(*parent.value()));
   }
-  if (store.options.durable) {
+  if (io.durable) {
     for (const auto& [path, fd] : dirs_to_sync) {
       if (Status s = util::fsync_fd(fd.get(), "directory '" + path + "'"); !s) return s.error();
     }
@@ -259,7 +258,7 @@ Result<std::vector<std::string>> install_files(detail::StoreState& store, const 
   return conflicts;
 }
 
-Result<std::vector<std::string>> reconcile_files(detail::StoreState& store, const TxRecord& record,
+Result<std::vector<std::string>> reconcile_files(const FileIo& io, const TxRecord& record,
                                                  bool forward) {
   std::vector<std::string> conflicts;
   for (std::size_t i = 0; i < record.files.size(); ++i) {
@@ -268,7 +267,7 @@ Result<std::vector<std::string>> reconcile_files(detail::StoreState& store, cons
     const std::string& to_blob = forward ? file.new_blob : file.old_blob;
     const std::uint32_t from_mode = forward ? file.old_mode : file.new_mode;
     const std::uint32_t to_mode = forward ? file.new_mode : file.old_mode;
-    auto current = read_current(store, record.work_tree, file.path);
+    auto current = read_current(io, record.work_tree, file.path);
     if (!current) {
       if (current.error().kind != ErrorKind::invalid_input) return current.error();
       conflicts.push_back(left_alone(file.path, current.error().message));
@@ -281,7 +280,7 @@ Result<std::vector<std::string>> reconcile_files(detail::StoreState& store, cons
                                                     ", found " + show(current.value().blob) + ")"));
       continue;
     }
-    if (Status s = put_file(store, record, i, to_blob, to_mode); !s) {
+    if (Status s = put_file(io, record, i, to_blob, to_mode); !s) {
       if (s.error().kind != ErrorKind::invalid_input) return s.error();
       conflicts.push_back(left_alone(file.path, s.error().message));
     }
@@ -291,10 +290,10 @@ Result<std::vector<std::string>> reconcile_files(detail::StoreState& store, cons
   return conflicts;
 }
 
-Status discard_files(detail::StoreState& store, TxRecord& record) {
+void discard_files(const FileIo& io, TxRecord& record) {
   for (FileRecord& file : record.files) {
     if (file.old_known) continue;
-    auto current = read_current(store, record.work_tree, file.path);
+    auto current = read_current(io, record.work_tree, file.path);
     if (!current) continue;  // unreadable now: stays unknown
     file.old_blob = current.value().blob;
     file.old_mode = current.value().state.exists ? current.value().state.mode : 0;
@@ -302,7 +301,6 @@ Status discard_files(detail::StoreState& store, TxRecord& record) {
   }
   remove_temps(record);
   remove_created_dirs(record);
-  return {};
 }
 
 }  // namespace reftx::core

@@ -1,18 +1,24 @@
-// Drives a journaled transaction whose git process is gone to a terminal state, by comparing
-// its record with the refs as they are now:
-//   pending      -> aborted (nothing of it was applied: git never received `commit`)
-//   committing   -> refs still at old are moved to new (CAS); if git refuses for a reason other
-//                   than a held lock (a name clash), the record becomes rolling_back
-//   rolling_back -> refs at new are moved back to old (CAS) -> aborted
-// A ref found at neither its old nor its new value was changed by a writer outside reftx: it is
-// left alone and listed in record.conflicts. Idempotent; every write is a compare-and-swap.
+// Drives a journaled transaction whose git process is gone to a terminal state, by comparing its
+// record with the refs, files and keys as they are now (docs/protocol.md, "Recovery"):
+//   pending      -> aborted (nothing was applied: git never received `commit`)
+//   committing   -> refs, then files, still at old are moved to new (compare-and-swap); if git
+//                   refuses for a reason other than a held lock (a name clash), the record is
+//                   compensated (rolling_back) and rolled back
+//   rolling_back -> refs and files at new are moved back to old -> aborted, keys put back
+// A ref or file found at neither its old nor its new value was changed by a writer outside
+// reftx: it is left alone and listed in record.conflicts. Idempotent: every write is a
+// compare-and-swap. The same routine serves recovery and the commit path's compensation.
+// REQUIRES: nobody else drives `record`, and no stale lock of it is left (remove_stale_locks).
 #pragma once
 
-#include <set>
 #include <string>
 
-#include "core/context.hpp"
+#include "core/file_ops.hpp"
+#include "git/repository.hpp"
+#include "git/update_ref_process.hpp"
+#include "journal/journal.hpp"
 #include "reftx/error.hpp"
+#include "reftx/store.hpp"
 #include "reftx/types.hpp"
 
 namespace reftx::core {
@@ -22,17 +28,18 @@ struct ReconcileOutcome {
   std::string detail;
 };
 
-struct ReconcileMode {
-  bool remove_stale_locks = false;     // the record's git died without cleaning up
-  bool recovery_crash_points = false;  // reached from recovery: the recover.* points apply
+// What reconcile works with. `git` configures the one-shot `git update-ref` runs; its
+// inherit_fd is the lock they must keep alive while they run.
+struct Reconciler {
+  journal::Journal& journal;
+  git::Repository& repo;
+  const FileIo& files;
+  git::UpdateRefConfig git;
 };
 
-// `inherit_fd`: the lock the spawned git processes must keep alive.
-// `busy_refs`: refs of live transactions, whose locks are never removed as stale.
 // On `blocked` (a ref lock held by a live writer) the record is left non-terminal. An
 // environment error (git cannot run, I/O) is returned as an error and leaves the record
 // non-terminal too: only git's own refusal turns a decided commit into a rollback.
-Result<ReconcileOutcome> reconcile(detail::StoreState& store, TxRecord& record, ReconcileMode mode,
-                                   int inherit_fd, const std::set<std::string>& busy_refs = {});
+Result<ReconcileOutcome> reconcile(const Reconciler& with, TxRecord& record);
 
 }  // namespace reftx::core

@@ -4,9 +4,10 @@
 
 #include <set>
 
-#include "core/steps.hpp"
 #include "core/owners.hpp"
-#include "core/reconcile.hpp"
+#include "core/ref_files.hpp"
+#include "core/steps.hpp"
+#include "util/fs.hpp"
 
 namespace reftx::core {
 namespace {
@@ -30,16 +31,16 @@ std::vector<std::string> list_owner_files(const std::string& journal_dir) {
 
 // Ref names of the in-flight transactions whose owner is alive right now: their lock files may
 // be live git locks, so recovery never removes a lock on these names.
-Result<std::set<std::string>> refs_of_live_transactions(detail::StoreState& store,
+Result<std::set<std::string>> refs_of_live_transactions(const RecoveryScope& scope,
                                                         std::uint64_t except_id) {
   std::set<std::string> names;
-  auto ids = store.journal.inflight();
+  auto ids = scope.journal.inflight();
   if (!ids) return ids.error();
   for (std::uint64_t id : ids.value()) {
     if (id == except_id) continue;
-    auto record = store.journal.get(id);
+    auto record = scope.journal.get(id);
     if (!record) return record.error();
-    auto alive = owner_alive(store.journal_dir, record.value().owner);
+    auto alive = owner_alive(scope.journal_dir, record.value().owner);
     if (!alive) return alive.error();
     if (!alive.value()) continue;
     for (const RefRecord& ref : record.value().refs) names.insert(ref.name);
@@ -47,30 +48,54 @@ Result<std::set<std::string>> refs_of_live_transactions(detail::StoreState& stor
   return names;
 }
 
-}  // namespace
-
-Result<ReconcileOutcome> recover_one(detail::StoreState& store, TxRecord& record,
-                                     const util::FileLock& recovery_lock,
-                                     bool recovery_crash_points) {
-  auto busy = refs_of_live_transactions(store, record.id);
+// Removes the stale locks of `record` and fsyncs their directories (the removals must not
+// reappear next to a terminal record). A lock that may be a live transaction's is left: the
+// record is then blocked.
+Result<std::optional<ReconcileOutcome>> clear_stale_locks(const RecoveryScope& scope,
+                                                          const TxRecord& record) {
+  auto busy = refs_of_live_transactions(scope, record.id);
   if (!busy) return busy.error();
-  return reconcile(store, record, {true, recovery_crash_points}, recovery_lock.fd(), busy.value());
+  auto locks = remove_stale_locks(scope.repo, record, busy.value());
+  if (!locks) return locks.error();
+  if (!locks.value().deferred.empty()) {
+    std::string detail = "lock files that may belong to a live transaction:";
+    for (const auto& path : locks.value().deferred) detail += " " + path;
+    return std::optional<ReconcileOutcome>(
+        ReconcileOutcome{RecoveryAction::Kind::blocked, detail + "; run recover again"});
+  }
+  if (scope.files.durable) {
+    std::set<std::string> dirs;
+    for (const auto& path : locks.value().removed) dirs.insert(util::parent_dir(path));
+    if (Status s = fsync_dirs(dirs); !s) return s.error();
+  }
+  return std::optional<ReconcileOutcome>{};
 }
 
-Result<RecoveryReport> recover_dead_owners(detail::StoreState& store,
+}  // namespace
+
+Result<ReconcileOutcome> recover_one(const RecoveryScope& scope, TxRecord& record,
+                                     const util::FileLock& recovery_lock) {
+  auto blocked = clear_stale_locks(scope, record);
+  if (!blocked) return blocked.error();
+  if (blocked.value()) return *blocked.value();
+  reach(Step::recover_locks_removed);
+  git::UpdateRefConfig git = scope.git;
+  git.inherit_fd = recovery_lock.fd();
+  return reconcile(Reconciler{scope.journal, scope.repo, scope.files, git}, record);
+}
+
+Result<RecoveryReport> recover_dead_owners(const RecoveryScope& scope,
                                            const util::FileLock& recovery_lock) {
   RecoveryReport report;
-  auto ids = store.journal.inflight();
+  auto ids = scope.journal.inflight();
   if (!ids) return ids.error();
   std::set<std::string> still_referenced;
   for (std::uint64_t id : ids.value()) {
-    auto record = store.journal.get(id);
+    auto record = scope.journal.get(id);
     if (!record) return record.error();
     TxRecord& rec = record.value();
-    // This Store's own records are never mid-commit here (its mutex is held): an in-flight one
-    // was left by a git that died under it, and is recovered like a dead owner's.
-    const bool own = rec.owner == store.owner.name;
-    auto alive = owner_alive(store.journal_dir, rec.owner);
+    const bool own = rec.owner == scope.own_owner;
+    auto alive = owner_alive(scope.journal_dir, rec.owner);
     if (!alive) return alive.error();
     if (alive.value() && !own) {
       ++report.skipped_live;
@@ -78,21 +103,18 @@ Result<RecoveryReport> recover_dead_owners(detail::StoreState& store,
       continue;
     }
     if (!own) {
-      if (Status s = wait_for_owner_child(store.journal_dir, rec.owner); !s) return s.error();
+      if (Status s = wait_for_owner_child(scope.journal_dir, rec.owner); !s) return s.error();
     }
     reach(Step::recover_claimed);
-    auto outcome = recover_one(store, rec, recovery_lock, /*recovery_crash_points=*/true);
-    if (!outcome) {  // one record that cannot be finished must not stop the others
-      outcome = ReconcileOutcome{RecoveryAction::Kind::blocked, outcome.error().message};
-    }
+    auto outcome = recover_one(scope, rec, recovery_lock);
+    if (!outcome) outcome = ReconcileOutcome{RecoveryAction::Kind::blocked, outcome.error().message};
     if (outcome.value().kind == RecoveryAction::Kind::blocked) still_referenced.insert(rec.owner);
     report.actions.push_back({outcome.value().kind, id, outcome.value().detail});
-    reach(Step::recover_recorded);
   }
   // Sweep owner files of dead owners that no in-flight record names any more.
-  for (const std::string& name : list_owner_files(store.journal_dir)) {
-    if (still_referenced.count(name) || name == store.owner.name) continue;
-    remove_dead_owner(store.journal_dir, name);
+  for (const std::string& name : list_owner_files(scope.journal_dir)) {
+    if (still_referenced.count(name) || name == scope.own_owner) continue;
+    remove_dead_owner(scope.journal_dir, name);
   }
   return report;
 }

@@ -4,6 +4,7 @@
 
 #include <cstdlib>
 
+#include "core/commit.hpp"
 #include "core/context.hpp"
 #include "core/owners.hpp"
 #include "core/recovery.hpp"
@@ -29,6 +30,15 @@ Result<std::string> resolve_work_tree(const Options& options, const git::Reposit
     return Error{ErrorKind::invalid_input, "work tree '" + given + "' is not a directory"};
   }
   return real_path(given);
+}
+
+// Runs `fn` with the recovery scope of `state`.
+template <typename Fn>
+auto with_recovery_scope(detail::StoreState& state, Fn fn) {
+  const core::FileIo io{state.repo, state.options.git_executable, state.options.durable};
+  const core::RecoveryScope scope{state.journal,     state.repo,       io, state.git_config(),
+                                  state.journal_dir, state.owner.name};
+  return fn(scope);
 }
 
 }  // namespace
@@ -77,25 +87,29 @@ Result<Store> Store::open(const std::string& path, const Options& options) {
   }
   auto work_tree = resolve_work_tree(options, impl->repo);
   if (!work_tree) return work_tree.error();
-  impl->work_tree = std::move(work_tree).value();
+  impl->work_tree.root = std::move(work_tree).value();
   auto journal = journal::Journal::open(impl->journal_dir, options.read_only, options.durable);
   if (!journal) return journal.error();
   impl->journal = std::move(journal).value();
-  impl->git_dir_real = real_path(impl->repo.git_dir());
-  impl->common_dir_real = real_path(impl->repo.common_dir());
-  impl->journal_dir_real = real_path(impl->journal_dir);
+  impl->work_tree.forbidden = {real_path(impl->repo.git_dir()),
+                               real_path(impl->repo.common_dir()), real_path(impl->journal_dir)};
   if (options.read_only) return Store(std::move(impl));
 
   auto recovery_lock =
       util::FileLock::acquire(core::recovery_lock_path(impl->journal_dir), /*wait=*/true);
   if (!recovery_lock) return recovery_lock.error();
   if (options.recover_on_open) {
-    auto report = core::recover_dead_owners(*impl, recovery_lock.value());
+    auto report = with_recovery_scope(*impl, [&](const core::RecoveryScope& scope) {
+      return core::recover_dead_owners(scope, recovery_lock.value());
+    });
     if (!report) return report.error();
   }
   auto owner = core::create_owner(impl->journal_dir);
   if (!owner) return owner.error();
   impl->owner = std::move(owner).value();
+  git::UpdateRefConfig git = impl->git_config();
+  git.inherit_fd = impl->owner.child.fd();  // "owner dead" then means "and its git dead"
+  impl->git.emplace(std::move(git));
   return Store(std::move(impl));
 }
 
@@ -132,7 +146,9 @@ Result<RecoveryReport> Store::recover() {
   auto recovery_lock =
       util::FileLock::acquire(core::recovery_lock_path(impl_->journal_dir), /*wait=*/true);
   if (!recovery_lock) return recovery_lock.error();
-  return core::recover_dead_owners(*impl_, recovery_lock.value());
+  return with_recovery_scope(*impl_, [&](const core::RecoveryScope& scope) {
+    return core::recover_dead_owners(scope, recovery_lock.value());
+  });
 }
 
 const std::string& Store::git_dir() const {
@@ -142,7 +158,18 @@ const std::string& Store::journal_dir() const {
   return impl_->journal_dir;
 }
 const std::string& Store::work_tree() const {
-  return impl_->work_tree;
+  return impl_->work_tree.root;
+}
+
+Result<std::uint64_t> Store::commit(const Batch& batch, const CommitOptions&) {
+  std::lock_guard<std::mutex> guard(impl_->mutex);
+  if (impl_->options.read_only) {
+    return Error{ErrorKind::invalid_input, "store was opened read-only"};
+  }
+  return with_recovery_scope(*impl_, [&](const core::RecoveryScope& scope) {
+    return core::commit_batch(
+        core::CommitScope{scope, *impl_->git, impl_->work_tree, impl_->owner.child.fd()}, batch);
+  });
 }
 
 }  // namespace reftx

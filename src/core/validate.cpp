@@ -22,7 +22,6 @@ Status normalize_oid(const RefChange& c, std::string& oid, const char* role) {
 }  // namespace
 
 Status validate_changes(git::Repository& repo, std::vector<RefChange>& changes) {
-  if (changes.empty()) return Error{ErrorKind::invalid_input, "empty transaction: nothing to do"};
   std::map<std::string, int> seen;
   for (RefChange& c : changes) {
     if (std::string problem = git::ref_name_problem(c.name); !problem.empty()) {
@@ -60,11 +59,14 @@ Status validate_changes(git::Repository& repo, std::vector<RefChange>& changes) 
       if (!found) return found.error();
       if (!found.value()) return bad(c, "object " + c.new_oid + " does not exist");
     }
-    auto current = repo.read_ref(c.name);  // rejects symbolic refs
+    auto current = repo.read_ref(c.name);
     if (!current) {
       Error e = current.error();
       e.line = c.line;
       return e;
+    }
+    if (current.value().kind == git::RefValue::Kind::symbolic) {
+      return bad(c, "'" + c.name + "' is a symbolic ref");
     }
   }
   return {};

@@ -1,9 +1,9 @@
 // Checks a transaction before anything is recorded or locked.
 #pragma once
 
+#include <string>
 #include <vector>
 
-#include "core/context.hpp"
 #include "git/repository.hpp"
 #include "reftx/error.hpp"
 #include "reftx/types.hpp"
@@ -15,16 +15,25 @@ namespace reftx::core {
 // twice, every new object present. Errors are invalid_input naming the change's line.
 Status validate_changes(git::Repository& repo, std::vector<RefChange>& changes);
 
+// Where file changes may go: the work tree (absolute, symbolic links resolved; empty: none)
+// and the directories no path may lead into (the git dir, the common dir and the journal,
+// realpaths).
+struct WorkTreeScope {
+  std::string root;
+  std::vector<std::string> forbidden;
+};
+
 // Checks file changes: a work tree exists; each path is lexically valid (path_problem), not
 // inside the git dir or the journal, reached through directories only (no symbolic link), and
 // names a regular file or nothing; no path twice or inside another's; blobs exist and are blobs
 // (content given by the library is stored as a blob here); remove has no null old value.
 // Returns, per file, the parent directories that do not exist yet (outermost first).
-Result<std::vector<std::vector<std::string>>> validate_files(detail::StoreState& store,
+Result<std::vector<std::vector<std::string>>> validate_files(git::Repository& repo,
+                                                             const WorkTreeScope& tree,
                                                              std::vector<FileChange>& files);
 
 // Checks keys: 1..max_key_size bytes, no key twice.
-Status validate_keys(const detail::StoreState& store, const std::vector<KeyChange>& keys);
+Status validate_keys(std::size_t max_key_size, const std::vector<KeyChange>& keys);
 
 // The `git update-ref --stdin` line for one validated change.
 std::string update_ref_line(const RefChange& change);

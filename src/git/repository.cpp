@@ -5,6 +5,8 @@
 #include <mutex>
 #include <utility>
 
+#include "reftx/types.hpp"
+
 namespace reftx::git {
 namespace {
 
@@ -75,21 +77,26 @@ Repository::~Repository() {
   if (repo_) git_repository_free(repo_);
 }
 
-Result<std::optional<std::string>> Repository::read_ref(const std::string& name) {
+const std::string& RefValue::oid_or_zero() const {
+  return kind == Kind::direct ? oid : kZeroOid;
+}
+
+Result<RefValue> Repository::read_ref(const std::string& name) {
   git_reference* ref = nullptr;
   int rc = git_reference_lookup(&ref, repo_, name.c_str());
-  if (rc == GIT_ENOTFOUND) return std::optional<std::string>{};
+  if (rc == GIT_ENOTFOUND) return RefValue{};
   if (rc != 0) return libgit2_error("git_reference_lookup", rc);
-  std::optional<std::string> value;
+  RefValue value;
   if (git_reference_type(ref) == GIT_REFERENCE_DIRECT) {
     char hex[GIT_OID_HEXSZ + 1] = {};
     git_oid_tostr(hex, sizeof hex, git_reference_target(ref));
-    value = std::string(hex);
+    value.kind = RefValue::Kind::direct;
+    value.oid = hex;
+  } else {
+    value.kind = RefValue::Kind::symbolic;
+    value.target = git_reference_symbolic_target(ref);
   }
   git_reference_free(ref);
-  if (!value) {
-    return Error{ErrorKind::invalid_input, "'" + name + "' is a symbolic ref"};
-  }
   return value;
 }
 

@@ -1,5 +1,6 @@
-// In-process read access to a repository through libgit2: discovery, ref values, objects.
-// Never writes refs (all writes go through `git update-ref`).
+// In-process access to a repository through libgit2: discovery, ref values, objects.
+// Never writes refs (all ref writes go through `git update-ref`); writes objects only:
+// blobs of saved and given file contents (write_blob, store_file).
 // Thread-safety: not thread-safe; owned and serialized by a Store. Move-only.
 #pragma once
 
@@ -15,6 +16,16 @@ struct git_repository;
 
 namespace reftx::git {
 
+// What a ref name holds right now.
+struct RefValue {
+  enum class Kind { absent, direct, symbolic };
+  Kind kind = Kind::absent;
+  std::string oid;     // direct: 40 hex digits
+  std::string target;  // symbolic: the ref it points to
+  // kZeroOid when absent, the oid when direct. REQUIRES: kind != symbolic.
+  const std::string& oid_or_zero() const;
+};
+
 class Repository {
  public:
   // Discovers the repository containing `path`, like `git -C path`. Bare or not.
@@ -28,9 +39,8 @@ class Repository {
   const std::string& git_dir() const { return git_dir_; }        // no trailing slash
   const std::string& common_dir() const { return common_dir_; }  // where refs/ lives
 
-  // Current value of a direct ref; nullopt if it does not exist. A symbolic ref is
-  // invalid_input (reftx only moves direct refs).
-  Result<std::optional<std::string>> read_ref(const std::string& name);
+  // What `name` holds: absent, a direct oid or a symbolic target. Errors: environment.
+  Result<RefValue> read_ref(const std::string& name);
   // True if the object is in the object database (re-scanning packs on a miss).
   Result<bool> has_object(const std::string& oid_hex);
   // The ref HEAD points to, if HEAD is symbolic.

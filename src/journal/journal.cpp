@@ -13,13 +13,13 @@ std::string_view as_view(const MDB_val& v) {
   return {static_cast<const char*>(v.mv_data), v.mv_size};
 }
 
-Status put_record(MDB_txn* txn, const LmdbEnv& env, const TxRecord& record) {
+Status put_record(MDB_txn* txn, const LmdbEnv& env, const TxRecord& record, bool in_flight) {
   const std::string key = encode_key(record.id);
   const std::string value = encode_record(record);
   MDB_val k = as_val(key), v = as_val(value);
   int rc = mdb_put(txn, env.records(), &k, &v, 0);
   if (rc != 0) return lmdb_error("mdb_put", rc);
-  if (is_terminal(record.state)) {
+  if (!in_flight) {
     rc = mdb_del(txn, env.inflight(), &k, nullptr);
     if (rc != 0 && rc != MDB_NOTFOUND) return lmdb_error("mdb_del", rc);
   } else {
@@ -133,24 +133,23 @@ Status Journal::insert(TxRecord& record,
       return lmdb_error("mdb_cursor_get", rc);
     }
     record.id = last + 1;
-    return put_record(txn, env_, record);
+    return put_record(txn, env_, record, /*in_flight=*/true);
   });
 }
 
-Status Journal::put(const TxRecord& record, LmdbEnv::Commit commit) {
-  return env_.write([&](MDB_txn* txn) { return put_record(txn, env_, record); }, commit);
-}
-
-Status Journal::put(TxRecord& record, StateStep step, LmdbEnv::Commit commit) {
-  if (step == StateStep::none || record.keys.empty()) return put(record, commit);
+Status Journal::put(TxRecord& record, const RecordWrite& how) {
+  if (how.state == StateStep::none || record.keys.empty()) {
+    return env_.write([&](MDB_txn* txn) { return put_record(txn, env_, record, how.in_flight); },
+                      how.commit);
+  }
   TxRecord written;
   Status s = env_.write(
       [&](MDB_txn* txn) -> Status {
         written = record;  // the function may run again (map growth): start from scratch
-        if (Status st = step_state(txn, env_, written, step); !st) return st;
-        return put_record(txn, env_, written);
+        if (Status st = step_state(txn, env_, written, how.state); !st) return st;
+        return put_record(txn, env_, written, how.in_flight);
       },
-      commit);
+      how.commit);
   if (s) record = std::move(written);
   return s;
 }

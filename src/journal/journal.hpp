@@ -29,6 +29,14 @@ enum class StateStep {
   revert,   // put back old values of keys still holding the new one; others become conflicts
 };
 
+// How one record write is done. Chosen by the record state machine (core/record_states.hpp),
+// which owns the rules; the journal only carries them out.
+struct RecordWrite {
+  bool in_flight = true;  // keep (true) or drop (false) the record's in-flight index entry
+  LmdbEnv::Commit commit = LmdbEnv::Commit::durable;
+  StateStep state = StateStep::none;
+};
+
 class Journal {
  public:
   static Result<Journal> open(const std::string& dir, bool read_only, bool durable,
@@ -39,11 +47,10 @@ class Journal {
   // transaction; an error from it cancels the insert (no two writers can both pass it).
   Status insert(TxRecord& record,
                 const std::function<Status(const TxRecord& inflight)>& admit = {});
-  // Replaces record `record.id`; the in-flight index follows is_terminal(record.state).
-  Status put(const TxRecord& record, LmdbEnv::Commit commit = LmdbEnv::Commit::durable);
-  // put() plus `step` on the record's keys, atomically; record.keys (old values) and
-  // record.conflicts are updated to what was written.
-  Status put(TxRecord& record, StateStep step, LmdbEnv::Commit commit = LmdbEnv::Commit::durable);
+  // Replaces record `record.id` as `how` says, with its state step on the record's keys in the
+  // same LMDB transaction; record.keys (old values) and record.conflicts are updated to what
+  // was written.
+  Status put(TxRecord& record, const RecordWrite& how);
 
   // Tool state, each call one consistent snapshot.
   Result<std::optional<std::string>> get_state(const std::string& key) const;

@@ -22,7 +22,9 @@ Error lmdb_error(const char* call, int rc) {
       rc == MDB_PAGE_NOTFOUND || rc == MDB_INCOMPATIBLE || rc == MDB_BAD_VALSIZE) {
     kind = ErrorKind::corrupt_journal;
   }
-  return Error{kind, std::string("journal: ") + call + " failed: " + mdb_strerror(rc)};
+  Error e{kind, std::string("journal: ") + call + " failed: " + mdb_strerror(rc)};
+  e.system_code = rc;
+  return e;
 }
 
 struct LmdbEnv::Shared {
@@ -156,7 +158,7 @@ Status LmdbEnv::write(const std::function<Status(MDB_txn*)>& fn, Commit commit) 
     Status s = fn(txn);
     if (!s) {
       mdb_txn_abort(txn);
-      if (s.error().message.find("MDB_MAP_FULL") == std::string::npos) return s;
+      if (s.error().system_code != MDB_MAP_FULL) return s;
       rc = MDB_MAP_FULL;
     } else {
       if (sync_flags) mdb_env_set_flags(env, sync_flags, 1);

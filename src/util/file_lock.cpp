@@ -88,4 +88,17 @@ void FileLock::release() {
   held_ = false;
 }
 
+Status FileLock::make_exclusive() {
+  int rc = 0;
+  do {
+    rc = ::flock(fd_, LOCK_EX);
+  } while (rc != 0 && errno == EINTR);
+  if (rc != 0) {
+    held_ = false;
+    return errno_error("cannot lock '" + path_ + "'", errno);
+  }
+  held_ = true;
+  return {};
+}
+
 }  // namespace reftx::util

@@ -1,5 +1,6 @@
 // RAII flock(2) on a file. The lock dies with the last process holding the descriptor, so a
-// SIGKILLed owner releases it at once; descriptors are O_CLOEXEC unless inherit() is called.
+// SIGKILLed owner releases it at once. Descriptors are O_CLOEXEC: a child process keeps the
+// lock only when it is handed the descriptor explicitly (git::UpdateRefConfig::inherit_fd).
 // Not thread-safe; move-only.
 #pragma once
 
@@ -31,6 +32,11 @@ class FileLock {
   bool exists() const { return fd_ >= 0; }
   int fd() const { return fd_; }
   const std::string& path() const { return path_; }
+
+  // Turns a held shared lock into an exclusive one, waiting for other holders to let go.
+  // Not atomic (flock(2)): another process may take the lock in between, so the caller must
+  // not rely on anything the shared hold protected continuing to hold.
+  Status make_exclusive();
 
   // Unlinks the file while still holding the lock, then releases it.
   void remove_and_release();
