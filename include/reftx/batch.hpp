@@ -35,8 +35,7 @@ class Batch {
   // hold (kZeroOid = must not exist); nullopt = not checked. mode: 0 keeps the file's mode
   // (100644 for a new file), 0100755 makes it executable, 0100644 not.
   Batch& write_file(std::string path, std::string new_blob,
-                    std::optional<std::string> expected_old = std::nullopt,
-                    std::uint32_t mode = 0);
+                    std::optional<std::string> expected_old = std::nullopt, std::uint32_t mode = 0);
   Batch& write_file_content(std::string path, std::string content,
                             std::optional<std::string> expected_old = std::nullopt,
                             std::uint32_t mode = 0);

@@ -4,8 +4,8 @@
 
 #include <set>
 
-#include "core/owners.hpp"
 #include "core/overlap.hpp"
+#include "core/owners.hpp"
 #include "core/record_states.hpp"
 #include "core/ref_files.hpp"
 #include "core/steps.hpp"
@@ -126,16 +126,16 @@ class CommitRun {
   TxRecord record_;
   StagedFiles staged_;
   std::set<std::string> dirs_to_sync_;
-  util::FileLock window_;  // the recovery lock, shared, while git may hold locks for us
+  util::FileLock window_;    // the recovery lock, shared, while git may hold locks for us
   bool git_failed_ = false;  // git failed before the decision: its cause says how
 };
 
 Result<std::uint64_t> CommitRun::run() {
   if (Status s = validate(); !s) return s.error();
   if (Status s = record(); !s) return s.error();
-  for (StepFn step : {&CommitRun::stage_files, &CommitRun::prepare_refs,
-                      &CommitRun::read_old_values, &CommitRun::check_unfinished,
-                      &CommitRun::check_files, &CommitRun::decide}) {
+  for (StepFn step :
+       {&CommitRun::stage_files, &CommitRun::prepare_refs, &CommitRun::read_old_values,
+        &CommitRun::check_unfinished, &CommitRun::check_files, &CommitRun::decide}) {
     if (Status s = (this->*step)(); !s) return abort(s.error());
   }
   if (Status s = commit_refs(); !s) return settle(s.error());
@@ -279,8 +279,8 @@ Error CommitRun::abort(Error cause) {
   }
   scope_.git.abort();
   reach(Step::abort_git_refused);
-  drop_packed_refs_witness(repo_, record_.id);     // git has released its locks
-  (void)read_old_refs(repo_, record_);             // best effort: unreadable stays unknown
+  drop_packed_refs_witness(repo_, record_.id);  // git has released its locks
+  (void)read_old_refs(repo_, record_);          // best effort: unreadable stays unknown
   discard_files(scope_.recovery.files, record_);
   record_.reason = cause.message;
   // Lazy: if a power loss undoes this write, recovery finds the record pending and aborts it.

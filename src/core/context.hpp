@@ -24,8 +24,8 @@ struct StoreState {
   journal::Journal journal;
   std::string journal_dir;
   core::WorkTreeScope work_tree;
-  core::OwnerLocks owner;                // held while this Store lives
-  std::optional<core::GitSession> git;   // inherits owner.child; made with the owner
+  core::OwnerLocks owner;               // held while this Store lives
+  std::optional<core::GitSession> git;  // inherits owner.child; made with the owner
 
   // git update-ref runs on this repository, inheriting nothing.
   git::UpdateRefConfig git_config() const {

@@ -51,8 +51,7 @@ struct Current {
 };
 
 // What the file is now. invalid_input errors (a link, a directory on the way) come back as such.
-Result<Current> read_current(const FileIo& io, const std::string& root,
-                             const std::string& path) {
+Result<Current> read_current(const FileIo& io, const std::string& root, const std::string& path) {
   Current current;
   auto parent = open_parent(root, path, false, false);
   if (!parent) return parent.error();
@@ -75,8 +74,8 @@ bool at(const Current& c, const std::string& blob, std::uint32_t mode) {
 }
 
 // Writes blob `blob` with mode `mode` to the temp file `tmp` in `dir`, fsynced.
-Status write_temp(const FileIo& io, int dir, const std::string& tmp,
-                  const std::string& blob, std::uint32_t mode, const std::string& path) {
+Status write_temp(const FileIo& io, int dir, const std::string& tmp, const std::string& blob,
+                  std::uint32_t mode, const std::string& path) {
   util::UniqueFd fd(
       ::openat(dir, tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600));
   if (!fd.valid()) return util::errno_error("cannot create temp file for '" + path + "'", errno);
@@ -172,7 +171,8 @@ Result<std::string> stage_one(const FileIo& io, TxRecord& record, std::size_t i,
       file.new_blob == kZeroOid ? 0 : resolve_mode(file.requested_mode, file.old_mode, umask);
   if (file.new_blob != kZeroOid) {
     to_sync.push_back(file.new_blob);
-    Status s = write_temp(io, dir, temp_name(record.id, i), file.new_blob, file.new_mode, file.path);
+    Status s =
+        write_temp(io, dir, temp_name(record.id, i), file.new_blob, file.new_mode, file.path);
     if (!s) return s.error();
   }
   return before.value().identity;

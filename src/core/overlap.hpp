@@ -20,7 +20,6 @@ Status admit_files(const std::string& journal_dir, const TxRecord& ours, const T
 // Another transaction that decided to commit but was interrupted before finishing (its owner or
 // its git died) and names one of `ours`'s refs, files or keys: committing over it would make
 // two transactions replace the same old value. Returns its id, or 0.
-Result<std::uint64_t> unfinished_decision_on(const journal::Journal& journal,
-                                             const TxRecord& ours);
+Result<std::uint64_t> unfinished_decision_on(const journal::Journal& journal, const TxRecord& ours);
 
 }  // namespace reftx::core

@@ -70,7 +70,8 @@ RefMoves plan_ref_moves(const TxRecord& record, const std::vector<std::string>& 
       moves.lines.push_back("update " + ref.name + " " + to + " " + from + "\n");
     } else {
       moves.conflicts.push_back(ref.name + ": changed by another writer (expected " + show(from) +
-                                " or " + show(to) + ", found " + show(current[i]) + "); left alone");
+                                " or " + show(to) + ", found " + show(current[i]) +
+                                "); left alone");
     }
   }
   return moves;

@@ -23,8 +23,8 @@ const std::vector<MoveRule> kTable = {
      Step::apply_recorded},
     {Move::decide, "decide", TxState::pending, TxState::committing, Commit::durable,
      StateStep::apply, Step::apply_decided},
-    {Move::finish, "finish", TxState::committing, TxState::committed, Commit::lazy,
-     StateStep::none, Step::apply_committed},
+    {Move::finish, "finish", TxState::committing, TxState::committed, Commit::lazy, StateStep::none,
+     Step::apply_committed},
     {Move::abort, "abort", TxState::pending, TxState::aborted, Commit::lazy, StateStep::observe,
      Step::abort_aborted},
     {Move::compensate, "compensate", TxState::committing, TxState::rolling_back, Commit::durable,
@@ -38,10 +38,10 @@ const std::vector<MoveRule> kTable = {
 };
 
 Error refused(const MoveRule& rule, const TxRecord& record) {
-  return Error{ErrorKind::invalid_input,
-               "record state machine: move '" + std::string(rule.name) + "' of transaction " +
-                   std::to_string(record.id) + " from state '" + to_string(record.state) +
-                   "' is not allowed"};
+  return Error{ErrorKind::invalid_input, "record state machine: move '" + std::string(rule.name) +
+                                             "' of transaction " + std::to_string(record.id) +
+                                             " from state '" + to_string(record.state) +
+                                             "' is not allowed"};
 }
 
 }  // namespace

@@ -107,7 +107,8 @@ Result<RecoveryReport> recover_dead_owners(const RecoveryScope& scope,
     }
     reach(Step::recover_claimed);
     auto outcome = recover_one(scope, rec, recovery_lock);
-    if (!outcome) outcome = ReconcileOutcome{RecoveryAction::Kind::blocked, outcome.error().message};
+    if (!outcome)
+      outcome = ReconcileOutcome{RecoveryAction::Kind::blocked, outcome.error().message};
     if (outcome.value().kind == RecoveryAction::Kind::blocked) still_referenced.insert(rec.owner);
     report.actions.push_back({outcome.value().kind, id, outcome.value().detail});
   }

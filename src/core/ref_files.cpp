@@ -34,7 +34,8 @@ std::string packed_refs_witness(const git::Repository& repo, std::uint64_t id) {
 
 // Both paths name the same file (inode).
 bool same_file(const std::string& a, const std::string& b) {
-  struct stat sa {}, sb {};
+  struct stat sa {
+  }, sb{};
   return ::lstat(a.c_str(), &sa) == 0 && ::lstat(b.c_str(), &sb) == 0 && sa.st_dev == sb.st_dev &&
          sa.st_ino == sb.st_ino;
 }

@@ -136,6 +136,39 @@ Result<std::string> parse_oid(const VerbSpec& spec, const std::string& target,
   return util::normalize_oid(value);
 }
 
+Status add_file_change(const VerbSpec& spec, FileChange change,
+                       const std::vector<std::string>& values, const std::string& label,
+                       Changes& out) {
+  const int line = change.line;
+  if (spec.required == 1) {
+    auto blob = parse_oid(spec, change.path, values[0], "blob", line);
+    if (!blob) return blob.error();
+    change.new_blob = std::move(blob).value();
+    const std::string& mode = values[2];
+    if (mode == "mode=100755") {
+      change.mode = 0100755;
+    } else if (mode == "mode=100644") {
+      change.mode = 0100644;
+    } else if (!mode.empty()) {
+      return bad_line(line,
+                      label + ": bad mode '" + mode + "' (expected mode=100644 or mode=100755)");
+    }
+  }
+  out.files.push_back(std::move(change));
+  return {};
+}
+
+Status add_ref_change(const VerbSpec& spec, RefChange change,
+                      const std::vector<std::string>& values, Changes& out) {
+  if (spec.required == 1) {
+    auto parsed = parse_oid(spec, change.name, values[0], "new", change.line);
+    if (!parsed) return parsed.error();
+    change.new_oid = std::move(parsed).value();
+  }
+  out.refs.push_back(std::move(change));
+  return {};
+}
+
 // Adds the change a verb with its target (ref, path or key) and values describes.
 // `values` holds the required values, then the optional ones (empty = not given).
 Status add_change(const VerbSpec& spec, std::string target, std::vector<std::string> values,
@@ -167,41 +200,12 @@ Status add_change(const VerbSpec& spec, std::string target, std::vector<std::str
     old = std::move(parsed).value();
   }
   if (spec.kind == Kind::file) {
-    FileChange change;
-    change.path = std::move(target);
-    change.line = line;
-    change.expected_old = std::move(old);
-    change.new_blob = kZeroOid;
-    if (spec.required == 1) {
-      auto blob = parse_oid(spec, change.path, values[0], "blob", line);
-      if (!blob) return blob.error();
-      change.new_blob = std::move(blob).value();
-      const std::string& mode = values[2];
-      if (mode == "mode=100755") {
-        change.mode = 0100755;
-      } else if (mode == "mode=100644") {
-        change.mode = 0100644;
-      } else if (!mode.empty()) {
-        return bad_line(line,
-                        label + ": bad mode '" + mode + "' (expected mode=100644 or mode=100755)");
-      }
-    }
-    out.files.push_back(std::move(change));
-    return {};
+    return add_file_change(
+        spec, FileChange{std::move(target), kZeroOid, std::nullopt, std::move(old), 0, line},
+        values, label, out);
   }
-  RefChange change;
-  change.op = spec.op;
-  change.name = std::move(target);
-  change.line = line;
-  change.new_oid = kZeroOid;
-  change.expected_old = std::move(old);
-  if (spec.required == 1) {
-    auto parsed = parse_oid(spec, change.name, values[0], "new", line);
-    if (!parsed) return parsed.error();
-    change.new_oid = std::move(parsed).value();
-  }
-  out.refs.push_back(std::move(change));
-  return {};
+  return add_ref_change(spec, RefChange{spec.op, std::move(target), kZeroOid, std::move(old), line},
+                        values, out);
 }
 
 // Text mode `write`: the mode is the last field if it starts with "mode="; the old blob sits

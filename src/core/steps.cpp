@@ -10,10 +10,10 @@ namespace reftx::core {
 namespace {
 
 constexpr std::array<std::string_view, 17> kNames = {
-    "apply.recorded",     "apply.files-staged",  "apply.queued",          "apply.prepared",
-    "apply.decided",      "apply.commit-sent",   "apply.git-committed",   "apply.file-replaced",
-    "apply.synced",       "apply.committed",     "abort.git-refused",     "abort.aborted",
-    "recover.claimed",    "recover.locks-removed", "recover.refs-written", "recover.files-written",
+    "apply.recorded",   "apply.files-staged",    "apply.queued",         "apply.prepared",
+    "apply.decided",    "apply.commit-sent",     "apply.git-committed",  "apply.file-replaced",
+    "apply.synced",     "apply.committed",       "abort.git-refused",    "abort.aborted",
+    "recover.claimed",  "recover.locks-removed", "recover.refs-written", "recover.files-written",
     "recover.recorded",
 };
 static_assert(kNames.size() == static_cast<std::size_t>(Step::recover_recorded) + 1);

@@ -36,8 +36,8 @@ Result<std::string> resolve_work_tree(const Options& options, const git::Reposit
 template <typename Fn>
 auto with_recovery_scope(detail::StoreState& state, Fn fn) {
   const core::FileIo io{state.repo, state.options.git_executable, state.options.durable};
-  const core::RecoveryScope scope{state.journal,     state.repo,       io, state.git_config(),
-                                  state.journal_dir, state.owner.name};
+  const core::RecoveryScope scope{state.journal,      state.repo,        io,
+                                  state.git_config(), state.journal_dir, state.owner.name};
   return fn(scope);
 }
 
@@ -91,8 +91,8 @@ Result<Store> Store::open(const std::string& path, const Options& options) {
   auto journal = journal::Journal::open(impl->journal_dir, options.read_only, options.durable);
   if (!journal) return journal.error();
   impl->journal = std::move(journal).value();
-  impl->work_tree.forbidden = {real_path(impl->repo.git_dir()),
-                               real_path(impl->repo.common_dir()), real_path(impl->journal_dir)};
+  impl->work_tree.forbidden = {real_path(impl->repo.git_dir()), real_path(impl->repo.common_dir()),
+                               real_path(impl->journal_dir)};
   if (options.read_only) return Store(std::move(impl));
 
   auto recovery_lock =

@@ -27,6 +27,67 @@ std::string trim(std::string s) {
   return s;
 }
 
+// argv of `git update-ref --stdin` for `config`.
+std::vector<std::string> git_arguments(const UpdateRefConfig& config) {
+  std::vector<std::string> args = {config.git_executable, "--git-dir=" + config.git_dir};
+  if (config.durable) {
+    args.push_back("-c");
+    args.push_back("core.fsync=reference");
+  }
+  for (const char* a : {"update-ref", "-m", "reftx", "--stdin"}) args.emplace_back(a);
+  return args;
+}
+
+// This process's environment with LC_ALL=C: git's messages are classified (git_errors.hpp), so
+// they must stay untranslated.
+std::vector<std::string> git_environment() {
+  std::vector<std::string> env;
+  for (char** e = environ; *e != nullptr; ++e) {
+    std::string_view var(*e);
+    if (var.starts_with("LC_") || var.starts_with("LANG=") || var.starts_with("LANGUAGE=")) {
+      continue;
+    }
+    env.emplace_back(var);
+  }
+  env.emplace_back("LC_ALL=C");
+  return env;
+}
+
+std::vector<char*> pointers(std::vector<std::string>& strings) {
+  std::vector<char*> out;
+  for (auto& s : strings) out.push_back(s.data());
+  out.push_back(nullptr);
+  return out;
+}
+
+// The keeper, in the forked child: holds `keep` (and nothing else) exactly as long as git runs,
+// so that neither git's hooks nor their descendants inherit the liveness lock. Only
+// async-signal-safe calls. Never returns.
+[[noreturn]] void run_keeper(const int (&in_pair)[2], const int (&out_pair)[2],
+                             const int (&err_pipe)[2], char* const* argv, char* const* envp,
+                             int keep) {
+  pid_t git = ::fork();
+  if (git == 0) {
+    ::dup2(in_pair[1], 0);
+    ::dup2(out_pair[1], 1);
+    ::dup2(err_pipe[1], 2);
+    ::close_range(3, ~0U, 0);
+    ::execvpe(argv[0], argv, envp);
+    ::_exit(127);
+  }
+  if (keep > 0) ::close_range(0, static_cast<unsigned>(keep - 1), 0);
+  ::close_range(static_cast<unsigned>(keep + 1), ~0U, 0);  // keep < 0: closes everything
+  if (git < 0) ::_exit(127);
+  int status = 0;
+  while (::waitpid(git, &status, 0) < 0 && errno == EINTR) {
+  }
+  ::_exit(WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
+}
+
+void close_all(std::initializer_list<int> fds) {
+  for (int fd : fds) ::close(fd);
+}
+
 }  // namespace
 
 Result<UpdateRefProcess> UpdateRefProcess::spawn(const UpdateRefConfig& config) {
@@ -36,72 +97,27 @@ Result<UpdateRefProcess> UpdateRefProcess::spawn(const UpdateRefConfig& config) 
   }
   if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, out_pair) != 0) {
     int err = errno;
-    ::close(in_pair[0]);
-    ::close(in_pair[1]);
+    close_all({in_pair[0], in_pair[1]});
     return util::errno_error("socketpair", err);
   }
   if (::pipe2(err_pipe, O_CLOEXEC) != 0) {
     int err = errno;
-    for (int fd : {in_pair[0], in_pair[1], out_pair[0], out_pair[1]}) ::close(fd);
+    close_all({in_pair[0], in_pair[1], out_pair[0], out_pair[1]});
     return util::errno_error("pipe", err);
   }
-
-  std::vector<std::string> args = {config.git_executable, "--git-dir=" + config.git_dir};
-  if (config.durable) {
-    args.push_back("-c");
-    args.push_back("core.fsync=reference");
-  }
-  for (const char* a : {"update-ref", "-m", "reftx", "--stdin"}) args.emplace_back(a);
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  // git's messages are classified (lock held, conflict): keep them untranslated.
-  std::vector<std::string> env_strings;
-  for (char** e = environ; *e != nullptr; ++e) {
-    std::string_view var(*e);
-    if (var.starts_with("LC_") || var.starts_with("LANG=") || var.starts_with("LANGUAGE=")) {
-      continue;
-    }
-    env_strings.emplace_back(var);
-  }
-  env_strings.emplace_back("LC_ALL=C");
-  std::vector<char*> envp;
-  for (auto& e : env_strings) envp.push_back(e.data());
-  envp.push_back(nullptr);
-
+  std::vector<std::string> args = git_arguments(config);
+  std::vector<std::string> env = git_environment();
+  std::vector<char*> argv = pointers(args);
+  std::vector<char*> envp = pointers(env);
   pid_t pid = ::fork();
   if (pid < 0) {
     int err = errno;
-    for (int fd : {in_pair[0], in_pair[1], out_pair[0], out_pair[1], err_pipe[0], err_pipe[1]}) {
-      ::close(fd);
-    }
+    close_all({in_pair[0], in_pair[1], out_pair[0], out_pair[1], err_pipe[0], err_pipe[1]});
     return util::errno_error("fork", err);
   }
-  if (pid == 0) {
-    // The keeper: holds `inherit_fd` (and nothing else) exactly as long as git runs, so that
-    // neither git's hooks nor their descendants inherit the liveness lock. Only
-    // async-signal-safe calls from here on.
-    pid_t git = ::fork();
-    if (git == 0) {
-      ::dup2(in_pair[1], 0);
-      ::dup2(out_pair[1], 1);
-      ::dup2(err_pipe[1], 2);
-      ::close_range(3, ~0U, 0);
-      ::execvpe(argv[0], argv.data(), envp.data());
-      ::_exit(127);
-    }
-    const int keep = config.inherit_fd;
-    if (keep > 0) ::close_range(0, static_cast<unsigned>(keep - 1), 0);
-    ::close_range(static_cast<unsigned>(keep + 1), ~0U, 0);  // keep < 0: closes everything
-    if (git < 0) ::_exit(127);
-    int status = 0;
-    while (::waitpid(git, &status, 0) < 0 && errno == EINTR) {
-    }
-    ::_exit(WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
-  }
-  ::close(in_pair[1]);
-  ::close(out_pair[1]);
-  ::close(err_pipe[1]);
+  if (pid == 0)
+    run_keeper(in_pair, out_pair, err_pipe, argv.data(), envp.data(), config.inherit_fd);
+  close_all({in_pair[1], out_pair[1], err_pipe[1]});
   UpdateRefProcess p;
   p.pid_ = pid;
   p.in_fd_ = in_pair[0];

@@ -4,15 +4,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <ctime>
 
 namespace reftx::util {
-namespace {
-std::atomic<std::uint64_t> g_fsyncs{0};
-}
 
 Error errno_error(const std::string& what, int err) {
   Error e{ErrorKind::environment, what + ": " + std::strerror(err)};
@@ -29,13 +25,11 @@ Status fsync_dir(const std::string& path) {
   int rc = ::fsync(fd);
   int err = errno;
   ::close(fd);
-  g_fsyncs.fetch_add(1, std::memory_order_relaxed);
   if (rc != 0) return errno_error("fsync of '" + path + "' failed", err);
   return {};
 }
 
 Status fsync_fd(int fd, const std::string& what) {
-  g_fsyncs.fetch_add(1, std::memory_order_relaxed);
   if (::fsync(fd) != 0) return errno_error("fsync of " + what + " failed", errno);
   return {};
 }
@@ -63,10 +57,6 @@ UniqueFd& UniqueFd::operator=(UniqueFd&& o) noexcept {
 
 UniqueFd::~UniqueFd() {
   if (fd_ >= 0) ::close(fd_);
-}
-
-std::uint64_t fsync_count() {
-  return g_fsyncs.load(std::memory_order_relaxed);
 }
 
 Status make_dirs(const std::string& path) {

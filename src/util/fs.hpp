@@ -13,11 +13,8 @@ namespace reftx::util {
 Error errno_error(const std::string& what, int err);
 
 // fsync(2) of a directory, so that renames and unlinks inside it are durable.
-// Counts into fsync_count(). A missing directory is not an error (nothing to make durable).
+// A missing directory is not an error (nothing to make durable).
 Status fsync_dir(const std::string& path);
-
-// Number of fsyncs issued by this process through these helpers (for benchmarks).
-std::uint64_t fsync_count();
 
 // Creates the directory and its parents (mode 0777 & ~umask). Existing is fine.
 Status make_dirs(const std::string& path);
@@ -34,7 +31,7 @@ Status remove_file(const std::string& path);
 // Writes all of [data, data+size) to fd, retrying short writes and EINTR.
 Status write_all(int fd, const char* data, std::size_t size);
 
-// fsync(2) of an open file or directory, counted into fsync_count().
+// fsync(2) of an open file or directory.
 Status fsync_fd(int fd, const std::string& what);
 
 // An owned file descriptor, closed on destruction. Move-only.

@@ -204,8 +204,8 @@ class Repo {
     git_oid tree_id;
     check_git("git_treebuilder_write", git_treebuilder_write(&tree_id, builder));
     check_git("git_tree_lookup", git_tree_lookup(&tree, repo, &tree_id));
-    check_git("git_signature_new", git_signature_new(&sig, "bench", "bench@example.invalid",
-                                                     1700000000, 0));
+    check_git("git_signature_new",
+              git_signature_new(&sig, "bench", "bench@example.invalid", 1700000000, 0));
     for (const char* message : {"bench A\n", "bench B\n"}) {
       git_oid id;
       const git_commit* parents[] = {parent};
@@ -253,7 +253,9 @@ class Repo {
   git_repository* repo_ = nullptr;
 };
 
-Fixture fixture_at(const std::string& work_dir) { return {work_dir, work_dir + "/.git"}; }
+Fixture fixture_at(const std::string& work_dir) {
+  return {work_dir, work_dir + "/.git"};
+}
 
 // Settings of the mixed section: warm-up -1 means 1, probe transactions 0 mean 3.
 MixedConfig mixed_config(const Config& config) {
@@ -339,14 +341,13 @@ std::string filesystem_of(const std::string& path) {
   if (::statfs(path.c_str(), &st) != 0) return "unknown";
   const auto magic = static_cast<unsigned long>(st.f_type);
   const std::map<unsigned long, std::string> names = {
-      {0xEF53UL, "ext2/3/4"}, {0x58465342UL, "xfs"},      {0x9123683EUL, "btrfs"},
+      {0xEF53UL, "ext2/3/4"},  {0x58465342UL, "xfs"},       {0x9123683EUL, "btrfs"},
       {0x01021994UL, "tmpfs"}, {0x794C7630UL, "overlayfs"}, {0x2FC12FC1UL, "zfs"},
       {0xF2F52010UL, "f2fs"}};
   auto it = names.find(magic);
   char hex[32];
   std::snprintf(hex, sizeof hex, "0x%lx", magic);
-  return (it != names.end() ? it->second : std::string("unknown")) + " (statfs magic " + hex +
-         ")";
+  return (it != names.end() ? it->second : std::string("unknown")) + " (statfs magic " + hex + ")";
 }
 
 std::string load_average() {
@@ -393,8 +394,7 @@ std::string lmdb_version() {
 }
 
 void print_report(const Config& config, const std::vector<Row>& rows, const std::string& repo,
-                  const std::string& scratch, const std::string& load_at_start,
-                  double seconds) {
+                  const std::string& scratch, const std::string& load_at_start, double seconds) {
   utsname uts{};
   ::uname(&uts);
   int major = 0, minor = 0, rev = 0;
@@ -406,13 +406,13 @@ void print_report(const Config& config, const std::vector<Row>& rows, const std:
             << " " << uts.release << " " << uts.machine << "; load average " << load_at_start
             << " at start, " << load_average() << " at end\n";
   std::cout << "- repository: fresh non-bare repo in " << repo << " on " << filesystem_of(repo)
-            << "; loose refs " << config.ref_prefix
-            << "/n<N>/r<i> (" << (writes_reflogs(config.ref_prefix) ? "with" : "no")
+            << "; loose refs " << config.ref_prefix << "/n<N>/r<i> ("
+            << (writes_reflogs(config.ref_prefix) ? "with" : "no")
             << " reflogs), two commits A/B alternated, every update checks the old value "
                "(libgit2 has no such check: its variant compares each ref after locking)\n";
   std::cout << "- " << git_version << "; libgit2 " << major << "." << minor << "." << rev
-            << " (GIT_OPT_ENABLE_FSYNC_GITDIR on for its rows); " << lmdb_version()
-            << "; reftx " << reftx::version() << " (Options{} defaults: durable)\n";
+            << " (GIT_OPT_ENABLE_FSYNC_GITDIR on for its rows); " << lmdb_version() << "; reftx "
+            << reftx::version() << " (Options{} defaults: durable)\n";
   std::cout << "- timed transactions per variant (n): " << iterations_text(config)
             << "; per size, untimed first: the traced transactions, then "
             << (config.warmup >= 0 ? std::to_string(config.warmup)
@@ -523,11 +523,23 @@ int run_benchmark(const Config& config) {
     std::vector<std::optional<SyncCounts>> syncs(variants.size());
     if (!config.strace.empty()) {
       for (std::size_t v = 0; v < variants.size(); ++v) {
-        const std::vector<std::string> argv = {
-            self, "--probe-variant", config.variants[v], "--probe-work-dir", work_dir,
-            "--probe-oids", oids[0] + "," + oids[1], "--probe-size", std::to_string(size),
-            "--probe-count", std::to_string(probed), "--ref-prefix", config.ref_prefix,
-            "--git", config.tools.git, "--reftx", config.tools.reftx};
+        const std::vector<std::string> argv = {self,
+                                               "--probe-variant",
+                                               config.variants[v],
+                                               "--probe-work-dir",
+                                               work_dir,
+                                               "--probe-oids",
+                                               oids[0] + "," + oids[1],
+                                               "--probe-size",
+                                               std::to_string(size),
+                                               "--probe-count",
+                                               std::to_string(probed),
+                                               "--ref-prefix",
+                                               config.ref_prefix,
+                                               "--git",
+                                               config.tools.git,
+                                               "--reftx",
+                                               config.tools.reftx};
         syncs[v] = probe_syncs(config.strace, argv, scratch);
       }
       state = repo.common_state(names, oids);
@@ -581,10 +593,9 @@ int main(int argc, char** argv) {
   visible.add_options()("help,h", "show this help")(
       "sizes", po::value(&sizes_text)->default_value("1,10,100,1000"),
       "transaction sizes (refs per transaction), comma-separated; 'none' skips the ref-only "
-      "table")(
-      "iterations", po::value(&iterations_text_arg)->default_value(""),
-      "timed transactions per variant: N for every size, or size:N,... "
-      "(default 1:40,10:25,100:8, larger sizes 2)")(
+      "table")("iterations", po::value(&iterations_text_arg)->default_value(""),
+               "timed transactions per variant: N for every size, or size:N,... "
+               "(default 1:40,10:25,100:8, larger sizes 2)")(
       "warmup", po::value(&config.warmup)->default_value(-1),
       "untimed transactions per variant and size before timing (-1: 1 for sizes <= 10 and "
       "the mixed transaction, else 0)")(
@@ -601,8 +612,8 @@ int main(int argc, char** argv) {
       "dir", po::value(&config.parent_dir)->default_value(""),
       "directory for the temporary repository (default $TMPDIR or /tmp)")(
       "ref-prefix", po::value(&config.ref_prefix)->default_value("refs/bench"),
-      "namespace of the benchmark refs")(
-      "git", po::value(&config.tools.git)->default_value("git"), "git executable")(
+      "namespace of the benchmark refs")("git", po::value(&config.tools.git)->default_value("git"),
+                                         "git executable")(
       "reftx", po::value(&reftx_arg)->default_value(""),
       "reftx CLI (default $REFTX_BIN, else next to this program, else ../reftx)")(
       "strace", po::value(&strace_arg)->default_value("strace"),

@@ -146,8 +146,8 @@ std::optional<SyncCounts> probe_syncs(const std::string& strace_path,
                                       const std::string& scratch_dir) {
   if (strace_path.empty()) return std::nullopt;
   const std::string log = scratch_dir + "/strace.log";
-  std::vector<std::string> cmd = {strace_path, "-f", "-qq", "-e", kTraceSet, "-e", "signal=none",
-                                  "-o", log, "--"};
+  std::vector<std::string> cmd = {strace_path, "-f",          "-qq", "-e", kTraceSet,
+                                  "-e",        "signal=none", "-o",  log,  "--"};
   cmd.insert(cmd.end(), argv.begin(), argv.end());
   const int status = run_process(cmd, {});
   if (status != 0) {
@@ -165,7 +165,11 @@ std::optional<SyncCounts> probe_syncs(const std::string& strace_path,
   return counter.counts();
 }
 
-void mark_probe_begin() { (void)::access(kBeginMark, F_OK); }
-void mark_probe_end() { (void)::access(kEndMark, F_OK); }
+void mark_probe_begin() {
+  (void)::access(kBeginMark, F_OK);
+}
+void mark_probe_end() {
+  (void)::access(kEndMark, F_OK);
+}
 
 }  // namespace reftx_bench
