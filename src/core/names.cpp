@@ -1,4 +1,5 @@
 // String forms of the public enums, Error rendering and the version.
+#include "core/record_states.hpp"
 #include "reftx/reftx.hpp"
 
 namespace reftx {
@@ -60,7 +61,7 @@ const char* to_string(TxState state) {
 }
 
 bool is_terminal(TxState state) {
-  return state == TxState::committed || state == TxState::aborted;
+  return !core::in_flight(state);  // the state machine owns the rule
 }
 
 }  // namespace reftx
