@@ -281,7 +281,11 @@ Error CommitRun::abort(Error cause) {
   reach(Step::abort_git_refused);
   drop_packed_refs_witness(repo_, record_.id);  // git has released its locks
   (void)read_old_refs(repo_, record_);          // best effort: unreadable stays unknown
-  discard_files(scope_.recovery.files, record_);
+  // Durable before the terminal record: git's removed locks and our removed temps.
+  if (scope_.recovery.files.durable && !changes_.refs.empty()) {
+    if (Status s = sync_ref_dirs(repo_, record_); !s) return s.error();
+  }
+  if (Status s = discard_files(scope_.recovery.files, record_); !s) return s.error();
   record_.reason = cause.message;
   // Lazy: if a power loss undoes this write, recovery finds the record pending and aborts it.
   if (Status s = advance(journal_, record_, Move::abort); !s) return s.error();

@@ -111,12 +111,21 @@ Status put_file(const FileIo& io, const TxRecord& record, std::size_t index,
   return {};
 }
 
-void remove_temps(const TxRecord& record) {
+// Removes the record's temp files; when `durable`, fsyncs each directory one was removed from,
+// so that it cannot come back after a power loss.
+Status remove_temps(const TxRecord& record, bool durable) {
   for (std::size_t i = 0; i < record.files.size(); ++i) {
     auto parent = open_parent(record.work_tree, record.files[i].path, false, false);
     if (!parent || !parent.value()) continue;
-    (void)::unlinkat(parent.value()->get(), temp_name(record.id, i).c_str(), 0);
+    const int dir = parent.value()->get();
+    if (::unlinkat(dir, temp_name(record.id, i).c_str(), 0) != 0) continue;
+    if (durable) {
+      if (Status s = util::fsync_fd(dir, "directory of '" + record.files[i].path + "'"); !s) {
+        return s;
+      }
+    }
   }
+  return {};
 }
 
 void remove_created_dirs(const TxRecord& record) {
@@ -238,6 +247,7 @@ Result<std::vector<std::string>> install_files(const FileIo& io, const TxRecord&
     if (!state || state.value().identity != staged[i]) {
       (void)::unlinkat(dir, tmp.c_str(), 0);
       conflicts.push_back(left_alone(file.path, "changed by another writer after it was checked"));
+      dirs_to_sync.emplace(util::parent_dir(file.path), std::move(*parent.value()));
       continue;
     }
     if (file.new_blob == kZeroOid) {
@@ -285,12 +295,12 @@ Result<std::vector<std::string>> reconcile_files(const FileIo& io, const TxRecor
       conflicts.push_back(left_alone(file.path, s.error().message));
     }
   }
-  remove_temps(record);
+  if (Status s = remove_temps(record, io.durable); !s) return s.error();
   if (!forward) remove_created_dirs(record);
   return conflicts;
 }
 
-void discard_files(const FileIo& io, TxRecord& record) {
+Status discard_files(const FileIo& io, TxRecord& record) {
   for (FileRecord& file : record.files) {
     if (file.old_known) continue;
     auto current = read_current(io, record.work_tree, file.path);
@@ -299,8 +309,9 @@ void discard_files(const FileIo& io, TxRecord& record) {
     file.old_mode = current.value().state.exists ? current.value().state.mode : 0;
     file.old_known = true;
   }
-  remove_temps(record);
+  if (Status s = remove_temps(record, io.durable); !s) return s;
   remove_created_dirs(record);
+  return {};
 }
 
 }  // namespace reftx::core

@@ -49,14 +49,15 @@ Result<std::vector<std::string>> install_files(const FileIo& io, const TxRecord&
 
 // Recovery of a decided record: moves every file still at its old state forward (`forward`) or
 // every file at its new state back, from the blobs in the object database; a file at neither is
-// left alone and returned as a conflict. Removes the temp files; rolling back also removes the
-// directories the transaction created, if empty.
+// left alone and returned as a conflict. Removes the temp files (their directories fsynced when
+// durable); rolling back also removes the directories the transaction created, if empty.
 Result<std::vector<std::string>> reconcile_files(const FileIo& io, const TxRecord& record,
                                                  bool forward);
 
 // An undecided record being aborted: records unknown old contents (hashed, not saved), removes
-// the temp files and the directories the transaction created, if empty. Nothing else changes.
-// A file that cannot be read now keeps an unknown old content.
-void discard_files(const FileIo& io, TxRecord& record);
+// the temp files and the directories the transaction created, if empty, and (durable) fsyncs
+// the directories they were removed from. Nothing else changes. A file that cannot be read now
+// keeps an unknown old content. Errors: environment (an fsync failed).
+Status discard_files(const FileIo& io, TxRecord& record);
 
 }  // namespace reftx::core

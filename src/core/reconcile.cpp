@@ -140,8 +140,12 @@ Result<ReconcileOutcome> abort_undecided(const Reconciler& with, TxRecord& recor
     ref.old_known = true;
     if (ref.op == RefOp::verify) ref.new_oid = current[i];
   }
+  // The dead owner's git removed its locks by itself (EOF): make that durable first.
+  if (with.files.durable) {
+    if (Status s = sync_ref_dirs(with.repo, record); !s) return s.error();
+  }
   reach(Step::recover_refs_written);
-  discard_files(with.files, record);
+  if (Status s = discard_files(with.files, record); !s) return s.error();
   reach(Step::recover_files_written);
   if (record.reason.empty()) record.reason = "owner died before the commit decision";
   if (Status s = advance(with.journal, record, Move::roll_back_undecided); !s) return s.error();
@@ -158,7 +162,7 @@ Result<ReconcileOutcome> finish_decided(const Reconciler& with, TxRecord& record
   conflicts.insert(conflicts.end(), file_conflicts.value().begin(), file_conflicts.value().end());
   reach(Step::recover_files_written);
   if (with.files.durable) {
-    if (Status s = sync_ref_dirs(with.repo, record, !forward); !s) return s.error();
+    if (Status s = sync_ref_dirs(with.repo, record); !s) return s.error();
   }
   record.conflicts = std::move(conflicts);
   if (!forward && record.reason.empty()) record.reason = "rolled back";

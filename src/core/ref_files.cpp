@@ -52,11 +52,13 @@ void drop_packed_refs_witness(const git::Repository& repo, std::uint64_t id) {
   (void)::unlink(packed_refs_witness(repo, id).c_str());
 }
 
-std::set<std::string> plan_commit_sync(const git::Repository& repo, const TxRecord& record) {
+std::set<std::string> plan_commit_sync(git::Repository& repo, const TxRecord& record) {
   std::set<std::string> dirs;
   const std::string refs_root = repo.common_dir() + "/refs";
+  const std::optional<std::string> head = repo.head_target();
   for (const RefRecord& ref : record.refs) {
     if (ref.op == RefOp::verify) continue;
+    if (head && *head == ref.name) dirs.insert(repo.git_dir());  // git removed HEAD.lock
     if (ref.new_oid == kZeroOid) dirs.insert(repo.common_dir());
     std::string dir = util::parent_dir(repo.common_dir() + "/" + ref.name);
     dirs.insert(dir);
@@ -76,12 +78,15 @@ Status fsync_dirs(const std::set<std::string>& dirs) {
   return {};
 }
 
-Status sync_ref_dirs(const git::Repository& repo, const TxRecord& record, bool rolled_back) {
+Status sync_ref_dirs(git::Repository& repo, const TxRecord& record) {
   std::set<std::string> dirs;
   const std::string refs_root = repo.common_dir() + "/refs";
+  const std::optional<std::string> head = repo.head_target();
   for (const RefRecord& ref : record.refs) {
-    if (ref.op == RefOp::verify) continue;
-    if ((rolled_back ? ref.old_oid : ref.new_oid) == kZeroOid) dirs.insert(repo.common_dir());
+    if (ref.op != RefOp::verify && (ref.old_oid == kZeroOid || ref.new_oid == kZeroOid)) {
+      dirs.insert(repo.common_dir());  // packed-refs, packed-refs.lock, packed-refs.new
+    }
+    if (head && *head == ref.name) dirs.insert(repo.git_dir());  // HEAD.lock
     std::string dir = util::parent_dir(repo.common_dir() + "/" + ref.name);
     while (dir.size() >= refs_root.size() && dirs.insert(dir).second) dir = util::parent_dir(dir);
   }

@@ -12,16 +12,20 @@
 
 namespace reftx::core {
 
-// fsyncs every directory a transaction's renames and unlinks touched: each changed ref's
-// directory up to refs/, and the common dir when a ref was deleted (packed-refs rewrite).
-// `rolled_back`: the refs were moved back to their old values instead of forward.
-Status sync_ref_dirs(const git::Repository& repo, const TxRecord& record, bool rolled_back);
+// fsyncs every directory in which the record's git runs may have created, renamed or removed
+// files, in whichever direction they went and whether they committed or aborted: each ref's
+// directory up to refs/ (its .lock), the common dir when a ref is created or deleted
+// (packed-refs and its .lock/.new), the git dir when HEAD points to one of the refs (HEAD.lock).
+// Run before a record becomes terminal, so that no removal can come back after a power loss
+// next to a terminal record (docs/protocol.md, "Durability").
+Status sync_ref_dirs(git::Repository& repo, const TxRecord& record);
 
 // The directories to fsync after git commits `record` (forward), computed BEFORE prepare: each
 // changed ref's directory (the rename or unlink happened there), the parent of every directory
-// git will have to create, and the common dir when a ref is deleted (packed-refs rewrite).
+// git will have to create, the common dir when a ref is deleted (packed-refs rewrite), and the
+// git dir when HEAD points to a changed ref (git removes HEAD.lock there).
 // Cheaper than sync_ref_dirs, which cannot know which directories were new.
-std::set<std::string> plan_commit_sync(const git::Repository& repo, const TxRecord& record);
+std::set<std::string> plan_commit_sync(git::Repository& repo, const TxRecord& record);
 Status fsync_dirs(const std::set<std::string>& dirs);
 
 // A git run that deletes refs holds packed-refs.lock from `prepare: ok` until it has released
