@@ -6,6 +6,7 @@
 #include <set>
 
 #include "cli/cli_support.hpp"
+#include "core/steps.hpp"
 #include "reftx/reftx.hpp"
 
 namespace fs = std::filesystem;
@@ -268,6 +269,6 @@ TEST_CASE("crash-points lists the built-in crash points, one per line") {
   CHECK(in_repo.exit_code == 0);
   CHECK(in_repo.out == r.out);
   std::vector<std::string> lib;
-  for (std::string_view n : reftx::crash_point_names()) lib.emplace_back(n);
+  for (std::string_view n : reftx::core::crash_point_names()) lib.emplace_back(n);
   CHECK(names == lib);
 }

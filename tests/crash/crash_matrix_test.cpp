@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "crash/crash_support.hpp"
-#include "reftx/crash_points.hpp"
+#include "core/steps.hpp"
 
 namespace reftx::test::crash {
 namespace {
@@ -134,7 +134,9 @@ const std::vector<std::string> kInterruptedApplies = {
 
 TEST_CASE("crash-points lists the library's crash points, one family per path") {
   std::vector<std::string> from_binary = binary_crash_points();
-  std::vector<std::string> from_library(crash_point_names().begin(), crash_point_names().end());
+  REQUIRE_MESSAGE(core::crash_points_enabled(), "built without crash points (-Dcrash_points=false)");
+  std::vector<std::string> from_library(core::crash_point_names().begin(),
+                                        core::crash_point_names().end());
   CHECK(from_binary == from_library);
   REQUIRE(!from_binary.empty());
   for (const std::string& point : from_binary) {

@@ -83,13 +83,13 @@ TEST_CASE("refs, files and state change together; the journal keeps old and new"
   Store store = open_store(root);
   const std::string run_sh = blob_of(repo, "#!/bin/sh\necho hi\n");
 
-  auto id = store.begin("mixed")
+  auto id = store.commit(Batch("mixed")
                 .update("refs/jin/layers/global", c[1])
                 .write_file_content("keep.txt", "new keep\n")
                 .write_file("bin/tools/run.sh", run_sh, kZeroOid, 0100755)
                 .remove_file("gone.txt")
                 .set("jin/staging", "layer=global")
-                .commit();
+                );
   REQUIRE_MESSAGE(id.ok(), id.error().message);
   CHECK(repo.ref("refs/jin/layers/global") == c[1]);
   CHECK(slurp(root + "/keep.txt") == "new keep\n");
@@ -125,14 +125,14 @@ TEST_CASE("state reads: get, prefix lists in byte order, unset") {
   TempRepo repo;
   Store store = open_store(repo.path());
   CHECK_FALSE(store.get_state("a").value().has_value());
-  REQUIRE(store.begin().set("app/b", "2").set("app/a", "1").set("other", "x").commit().ok());
+  REQUIRE(store.commit(Batch().set("app/b", "2").set("app/a", "1").set("other", "x")).ok());
   auto listed = store.list_state("app/");
   REQUIRE(listed.ok());
   REQUIRE(listed.value().size() == 2);
   CHECK(listed.value()[0].key == "app/a");
   CHECK(listed.value()[1].value == "2");
   CHECK(store.list_state().value().size() == 3);
-  REQUIRE(store.begin().unset("app/a").set("app/b", std::string("bin\0ary", 7)).commit().ok());
+  REQUIRE(store.commit(Batch().unset("app/a").set("app/b", std::string("bin\0ary", 7))).ok());
   CHECK_FALSE(store.get_state("app/a").value().has_value());
   CHECK(store.get_state("app/b").value() == std::string("bin\0ary", 7));
   CHECK(store.list_state("zzz").value().empty());
@@ -143,13 +143,13 @@ TEST_CASE("a transaction that aborts changes no file and no state") {
   const auto& c = repo.commits();
   put(repo.path() + "/f.txt", "original\n");
   Store store = open_store(repo.path());
-  REQUIRE(store.begin().set("k", "before").commit().ok());
-  auto id = store.begin("wrong old ref")
+  REQUIRE(store.commit(Batch().set("k", "before")).ok());
+  auto id = store.commit(Batch("wrong old ref")
                 .update("refs/heads/main", c[0], c[1])  // main is at c[2]
                 .write_file_content("new/dir/f.txt", "x")
                 .write_file_content("f.txt", "replaced\n")
                 .set("k", "after")
-                .commit();
+                );
   REQUIRE_FALSE(id.ok());
   CHECK(id.error().kind == ErrorKind::conflict);
   CHECK(slurp(repo.path() + "/f.txt") == "original\n");
@@ -168,18 +168,18 @@ TEST_CASE("a file compare-and-swap failure aborts with a conflict naming the fil
   Store store = open_store(repo.path());
   const std::string v1 = blob_of(repo, "v1\n");
   const std::string other = blob_of(repo, "other\n");
-  auto bad = store.begin().write_file_content("cfg", "v2\n", other).set("k", "v").commit();
+  auto bad = store.commit(Batch().write_file_content("cfg", "v2\n", other).set("k", "v"));
   REQUIRE_FALSE(bad.ok());
   CHECK(bad.error().kind == ErrorKind::conflict);
   CHECK(bad.error().message.find("cfg") != std::string::npos);
   CHECK(slurp(repo.path() + "/cfg") == "v1\n");
   CHECK_FALSE(store.get_state("k").value().has_value());
 
-  auto must_not_exist = store.begin().write_file_content("cfg", "v2\n", kZeroOid).commit();
+  auto must_not_exist = store.commit(Batch().write_file_content("cfg", "v2\n", kZeroOid));
   REQUIRE_FALSE(must_not_exist.ok());
   CHECK(must_not_exist.error().kind == ErrorKind::conflict);
 
-  auto good = store.begin().write_file_content("cfg", "v2\n", v1).commit();
+  auto good = store.commit(Batch().write_file_content("cfg", "v2\n", v1));
   REQUIRE_MESSAGE(good.ok(), good.error().message);
   CHECK(slurp(repo.path() + "/cfg") == "v2\n");
 }
@@ -193,11 +193,11 @@ TEST_CASE("a file changed by another writer after it was checked is never overwr
 
   SUBCASE("before the decision (during git's prepare): the transaction aborts") {
     hook_once(repo, "prepared", "  echo outside > '" + cfg + "'");
-    auto id = store.begin()
+    auto id = store.commit(Batch()
                   .update("refs/heads/main", c[0])
                   .write_file_content("cfg", "v2\n")
                   .set("k", "v")
-                  .commit();
+                  );
     REQUIRE_FALSE(id.ok());
     CHECK_MESSAGE(id.error().kind == ErrorKind::conflict, id.error().message);
     CHECK(slurp(cfg) == "outside\n");
@@ -207,11 +207,11 @@ TEST_CASE("a file changed by another writer after it was checked is never overwr
   }
   SUBCASE("after the decision (during git's commit): the file is left alone and reported") {
     hook_once(repo, "committed", "  echo outside > '" + cfg + "'");
-    auto id = store.begin()
+    auto id = store.commit(Batch()
                   .update("refs/heads/main", c[0])
                   .write_file_content("cfg", "v2\n")
                   .write_file_content("other", "o\n")
-                  .commit();
+                  );
     REQUIRE_FALSE(id.ok());
     CHECK(id.error().message.find("cfg") != std::string::npos);
     CHECK(slurp(cfg) == "outside\n");
@@ -241,17 +241,17 @@ TEST_CASE("a file another live transaction is changing is refused, not raced") {
   Result<std::uint64_t> first_id = Error{ErrorKind::environment, "not run"};
   std::thread t([&] {
     first_id =
-        first.begin().update("refs/heads/main", c[0]).write_file_content("cfg", "first\n").commit();
+        first.commit(Batch().update("refs/heads/main", c[0]).write_file_content("cfg", "first\n"));
   });
   for (int i = 0; i < 300 && !fs::exists(ready); ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   CHECK(fs::exists(ready));
-  auto second_id = second.begin().write_file_content("cfg", "second\n").commit();
+  auto second_id = second.commit(Batch().write_file_content("cfg", "second\n"));
   put(go, "");
   t.join();
   REQUIRE_FALSE(second_id.ok());
-  CHECK(second_id.error().kind == ErrorKind::conflict);
+  CHECK(second_id.error().kind == ErrorKind::locked);
   CHECK_MESSAGE(second_id.error().message.find("being changed by transaction") != std::string::npos,
                 second_id.error().message);
   REQUIRE_MESSAGE(first_id.ok(), first_id.error().message);
@@ -266,14 +266,14 @@ TEST_CASE("a commit git fails after prepare restores files and state") {
             "  mkdir -p '" + repo.git_dir() + "/refs/heads/n1'\n  echo " + c[1] + " > '" +
                 repo.git_dir() + "/refs/heads/n1/sub'");
   Store store = open_store(repo.path());
-  REQUIRE(store.begin().set("k", "before").commit().ok());
-  auto id = store.begin("clash")
+  REQUIRE(store.commit(Batch().set("k", "before")).ok());
+  auto id = store.commit(Batch("clash")
                 .update("refs/heads/main", c[0], c[2])
                 .create("refs/heads/n1", c[0])
                 .write_file_content("cfg", "v2\n")
                 .write_file_content("made/new", "n\n")
                 .set("k", "after")
-                .commit();
+                );
   REQUIRE_FALSE(id.ok());
   CHECK_MESSAGE(id.error().kind == ErrorKind::conflict, id.error().message);
   CHECK(repo.ref("refs/heads/main") == c[2]);
@@ -289,11 +289,11 @@ TEST_CASE("a commit git fails after prepare restores files and state") {
 TEST_CASE("files and state without refs need no git process and are journaled alike") {
   TempRepo repo;
   Store store = open_store(repo.path());
-  auto id = store.begin("no refs").write_file_content("a", "1").set("k", "v").commit();
+  auto id = store.commit(Batch("no refs").write_file_content("a", "1").set("k", "v"));
   REQUIRE_MESSAGE(id.ok(), id.error().message);
   CHECK(slurp(repo.path() + "/a") == "1");
   CHECK(store.get(id.value()).value().refs.empty());
-  auto keys_only = store.begin().unset("k").commit();
+  auto keys_only = store.commit(Batch().unset("k"));
   REQUIRE(keys_only.ok());
   CHECK_FALSE(store.get_state("k").value().has_value());
 }
@@ -304,20 +304,20 @@ TEST_CASE("a bare repository writes files only into the work tree it is given") 
   {
     Store store = open_store(repo.path());
     CHECK(store.work_tree().empty());
-    auto refused = store.begin().write_file_content("a", "1").commit();
+    auto refused = store.commit(Batch().write_file_content("a", "1"));
     REQUIRE_FALSE(refused.ok());
     CHECK(refused.error().kind == ErrorKind::invalid_input);
     CHECK(refused.error().message.find("no work tree") != std::string::npos);
     // State alone needs no work tree.
-    CHECK(store.begin().set("k", "v").commit().ok());
+    CHECK(store.commit(Batch().set("k", "v")).ok());
   }
   Options options;
   options.work_tree = project.path();
   Store store = open_store(repo.path(), options);
-  auto id = store.begin()
+  auto id = store.commit(Batch()
                 .update("refs/jin/layers/project", repo.commits()[0])
                 .write_file_content(".editorconfig", "root = true\n")
-                .commit();
+                );
   REQUIRE_MESSAGE(id.ok(), id.error().message);
   CHECK(slurp(project.path() + "/.editorconfig") == "root = true\n");
 
@@ -359,7 +359,7 @@ TEST_CASE("paths are checked before anything is recorded") {
   };
   for (const Case& k : cases) {
     CAPTURE(k.change.path);
-    auto id = store.begin().set("k", "v").add(k.change).commit();
+    auto id = store.commit(Batch().set("k", "v").add(k.change));
     REQUIRE_FALSE(id.ok());
     CHECK(id.error().kind == ErrorKind::invalid_input);
     CHECK(id.error().line == 2);
@@ -367,10 +367,10 @@ TEST_CASE("paths are checked before anything is recorded") {
   }
   CHECK(store.list().value().empty());
   CHECK(slurp(outside.path() + "/secret") == "s\n");
-  auto twice = store.begin().write_file("a", blob).write_file("a/b", blob).commit();
+  auto twice = store.commit(Batch().write_file("a", blob).write_file("a/b", blob));
   REQUIRE_FALSE(twice.ok());
   CHECK(twice.error().message.find("inside 'a'") != std::string::npos);
-  auto long_key = store.begin().set(std::string(600, 'k'), "v").commit();
+  auto long_key = store.commit(Batch().set(std::string(600, 'k'), "v"));
   REQUIRE_FALSE(long_key.ok());
   CHECK(long_key.error().kind == ErrorKind::invalid_input);
 }
@@ -380,7 +380,7 @@ TEST_CASE("a non-durable store applies files and state all the same") {
   Options options;
   options.durable = false;
   Store store = open_store(repo.path(), options);
-  REQUIRE(store.begin().write_file_content("a/b", "1").set("k", "v").commit().ok());
+  REQUIRE(store.commit(Batch().write_file_content("a/b", "1").set("k", "v")).ok());
   CHECK(slurp(repo.path() + "/a/b") == "1");
   CHECK(store.get_state("k").value() == "v");
 }
@@ -418,7 +418,7 @@ TEST_CASE("a 200 MB file goes through the library with peak memory under 64 MB")
   if (child == 0) {
     auto store = Store::open(repo.path());
     if (!store) ::_exit(2);
-    auto id = store.value().begin("big").write_file("big.bin", blob).commit();
+    auto id = store.value().commit(Batch("big").write_file("big.bin", blob));
     ::_exit(id ? 0 : 1);
   }
   int status = 0;

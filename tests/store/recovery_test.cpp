@@ -224,7 +224,7 @@ TEST_CASE("a live store does not commit over an interrupted decision on the same
               "update refs/heads/a " + c[0] + "\nupdate refs/heads/b " + c[0] + "\n");
   auto store = Store::open(repo.path(), no_auto_recovery());  // a long-lived store, opened early
   REQUIRE(store.ok());
-  auto id = store.value().begin().update("refs/heads/a", c[1], kZeroOid).commit();
+  auto id = store.value().commit(Batch().update("refs/heads/a", c[1], kZeroOid));
   REQUIRE_FALSE(id.ok());
   CHECK(id.error().kind == ErrorKind::conflict);
   CHECK(id.error().message.find("reftx recover") != std::string::npos);
@@ -248,7 +248,7 @@ TEST_CASE("git killed while its owner lives leaves no lock and no undecided reco
   std::filesystem::permissions(hook, std::filesystem::perms::owner_all);
   auto store = Store::open(repo.path());
   REQUIRE(store.ok());
-  auto id = store.value().begin().update("refs/heads/main", c[0], c[2]).create("refs/heads/n", c[1]).commit();
+  auto id = store.value().commit(Batch().update("refs/heads/main", c[0], c[2]).create("refs/heads/n", c[1]));
   REQUIRE_FALSE(id.ok());
   CHECK(id.error().kind == ErrorKind::environment);
   CHECK(repo.lock_files().empty());
@@ -257,7 +257,7 @@ TEST_CASE("git killed while its owner lives leaves no lock and no undecided reco
   REQUIRE(rec.ok());
   CHECK(rec.value().state == TxState::aborted);
   // The store goes on with a fresh git.
-  auto next = store.value().begin().update("refs/heads/main", c[0], c[2]).commit();
+  auto next = store.value().commit(Batch().update("refs/heads/main", c[0], c[2]));
   REQUIRE_MESSAGE(next.ok(), next.error().message);
   CHECK(repo.ref("refs/heads/main") == c[0]);
 }

@@ -38,13 +38,13 @@ TEST_CASE("a multi-ref transaction commits every ref and journals the real old v
   repo.git({"update-ref", "refs/heads/old", c[0]});
   repo.git({"update-ref", "refs/tags/gone", c[0]});
   Store store = open_store(repo);
-  auto id = store.begin("first")
+  auto id = store.commit(Batch("first")
                 .update("refs/heads/main", c[0], c[2])
                 .update("refs/heads/old", c[1])  // no old value: not checked, still journaled
                 .create("refs/heads/new", c[2])
                 .remove("refs/tags/gone")
                 .verify("refs/heads/absent")
-                .commit();
+                );
   REQUIRE_MESSAGE(id.ok(), id.error().message);
   CHECK(repo.ref("refs/heads/main") == c[0]);
   CHECK(repo.ref("refs/heads/old") == c[1]);
@@ -68,10 +68,10 @@ TEST_CASE("a failed precondition applies nothing and is journaled as aborted") {
   TempRepo repo;
   const auto& c = repo.commits();
   Store store = open_store(repo);
-  auto id = store.begin()
+  auto id = store.commit(Batch()
                 .create("refs/heads/fresh", c[0])
                 .update("refs/heads/main", c[0], c[1])  // main is at c[2]
-                .commit();
+                );
   REQUIRE_FALSE(id.ok());
   CHECK(id.error().kind == ErrorKind::conflict);
   CHECK(id.error().transaction_id == 1);
@@ -86,21 +86,22 @@ TEST_CASE("a failed precondition applies nothing and is journaled as aborted") {
   CHECK(rec.value().refs[1].old_oid == c[2]);  // the value the ref really had
 
   SUBCASE("the store keeps working after git exited on the failure") {
-    auto next = store.begin().update("refs/heads/main", c[0], c[2]).commit();
+    auto next = store.commit(Batch().update("refs/heads/main", c[0], c[2]));
     REQUIRE(next.ok());
     CHECK(next.value() == 2);
     CHECK(repo.ref("refs/heads/main") == c[0]);
   }
 }
 
-TEST_CASE("a ref locked by another writer aborts with a conflict and leaves that lock alone") {
+TEST_CASE("a ref locked by another writer aborts as locked and leaves that lock alone") {
   TempRepo repo;
   const auto& c = repo.commits();
   write_file(repo.git_dir() + "/refs/heads/main.lock", "");
   Store store = open_store(repo);
-  auto id = store.begin().create("refs/heads/a", c[0]).update("refs/heads/main", c[0]).commit();
+  auto id = store.commit(Batch().create("refs/heads/a", c[0]).update("refs/heads/main", c[0]));
   REQUIRE_FALSE(id.ok());
-  CHECK(id.error().kind == ErrorKind::conflict);
+  CHECK_MESSAGE(id.error().kind == ErrorKind::locked, id.error().describe());
+  CHECK(std::string(to_string(id.error().kind)) == "locked");
   CHECK_FALSE(repo.ref("refs/heads/a").has_value());
   CHECK(std::filesystem::exists(repo.git_dir() + "/refs/heads/main.lock"));
 }
@@ -109,28 +110,27 @@ TEST_CASE("invalid input is refused before anything is recorded") {
   TempRepo repo;
   const auto& c = repo.commits();
   Store store = open_store(repo);
-  auto expect_invalid = [&](Transaction& tx, const std::string& needle, int line) {
-    auto id = tx.commit();
+  auto expect_invalid = [&](const Batch& batch, const std::string& needle, int line) {
+    auto id = store.commit(batch);
     REQUIRE_FALSE(id.ok());
     CHECK(id.error().kind == ErrorKind::invalid_input);
     CHECK_MESSAGE(id.error().message.find(needle) != std::string::npos, id.error().message);
     CHECK(id.error().line == line);
   };
-  expect_invalid(store.begin().update("refs/heads/ok", c[0]).update("heads/x", c[0]),
+  expect_invalid(Batch().update("refs/heads/ok", c[0]).update("heads/x", c[0]),
                  "must start with 'refs/'", 2);
-  expect_invalid(store.begin().update("refs/heads/a..b", c[0]), "not a valid ref name", 1);
-  expect_invalid(store.begin().update("refs/heads/x.lock", c[0]), "not a valid ref name", 1);
-  expect_invalid(store.begin().update("refs/heads/x", "1234"), "40 hex digits", 1);
-  expect_invalid(store.begin().update("refs/heads/x", std::string(40, '1')), "does not exist",
+  expect_invalid(Batch().update("refs/heads/a..b", c[0]), "not a valid ref name", 1);
+  expect_invalid(Batch().update("refs/heads/x.lock", c[0]), "not a valid ref name", 1);
+  expect_invalid(Batch().update("refs/heads/x", "1234"), "40 hex digits", 1);
+  expect_invalid(Batch().update("refs/heads/x", std::string(40, '1')), "does not exist",
                  1);
-  expect_invalid(store.begin().update("refs/heads/x", c[0]).remove("refs/heads/x"),
+  expect_invalid(Batch().update("refs/heads/x", c[0]).remove("refs/heads/x"),
                  "more than once", 2);
-  expect_invalid(store.begin().create("refs/heads/x", kZeroOid), "null new value", 1);
-  expect_invalid(store.begin().remove("refs/heads/main", kZeroOid), "null old value", 1);
-  Transaction empty = store.begin();
-  expect_invalid(empty, "empty transaction", 0);
+  expect_invalid(Batch().create("refs/heads/x", kZeroOid), "null new value", 1);
+  expect_invalid(Batch().remove("refs/heads/main", kZeroOid), "null old value", 1);
+  expect_invalid(Batch(), "empty transaction", 0);
   repo.git({"symbolic-ref", "refs/heads/sym", "refs/heads/main"});
-  expect_invalid(store.begin().update("refs/heads/sym", c[0]), "symbolic ref", 1);
+  expect_invalid(Batch().update("refs/heads/sym", c[0]), "symbolic ref", 1);
   CHECK(journal_size(store) == 0);
   CHECK(repo.ref("refs/heads/main") == c[2]);
 }
@@ -151,10 +151,10 @@ TEST_CASE("a commit that git fails half-way is compensated: nothing stays applie
   std::filesystem::permissions(hook, std::filesystem::perms::owner_all);
 
   Store store = open_store(repo);
-  auto id = store.begin("clash")
+  auto id = store.commit(Batch("clash")
                 .update("refs/heads/main", c[0], c[2])
                 .create("refs/heads/n1", c[0])
-                .commit();
+                );
   REQUIRE_FALSE(id.ok());
   CHECK_MESSAGE(id.error().kind == ErrorKind::conflict, id.error().message);
   CHECK(repo.ref("refs/heads/main") == c[2]);  // compensated back to its old value
@@ -174,7 +174,7 @@ TEST_CASE("bare repositories and a custom journal directory work") {
   options.journal_dir = journal.path() + "/j";
   Store store = open_store(repo, options);
   CHECK(store.journal_dir() == journal.path() + "/j");
-  auto id = store.begin().update("refs/heads/main", repo.commits()[0]).commit();
+  auto id = store.commit(Batch().update("refs/heads/main", repo.commits()[0]));
   REQUIRE(id.ok());
   CHECK(std::filesystem::exists(journal.path() + "/j/data.mdb"));
   CHECK_FALSE(std::filesystem::exists(repo.git_dir() + "/reftx"));
@@ -185,13 +185,13 @@ TEST_CASE("a read-only store reads the journal and refuses to commit") {
   TempRepo repo;
   {
     Store store = open_store(repo);
-    REQUIRE(store.begin().update("refs/heads/x", repo.commits()[0]).commit().ok());
+    REQUIRE(store.commit(Batch().update("refs/heads/x", repo.commits()[0])).ok());
   }
   Options options;
   options.read_only = true;
   Store ro = open_store(repo, options);
   CHECK(journal_size(ro) == 1);
-  auto id = ro.begin().update("refs/heads/y", repo.commits()[0]).commit();
+  auto id = ro.commit(Batch().update("refs/heads/y", repo.commits()[0]));
   REQUIRE_FALSE(id.ok());
   CHECK(id.error().kind == ErrorKind::invalid_input);
 }
@@ -204,9 +204,9 @@ TEST_CASE("one store shared by threads serializes their transactions") {
   for (int t = 0; t < 4; ++t) {
     threads.emplace_back([&, t] {
       for (int i = 0; i < 5; ++i) {
-        auto id = store.begin()
+        auto id = store.commit(Batch()
                       .update("refs/heads/t" + std::to_string(t), c[static_cast<std::size_t>(i % 3)])
-                      .commit();
+                      );
         CHECK(id.ok());
       }
     });

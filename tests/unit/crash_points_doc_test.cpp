@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "reftx/crash_points.hpp"
+#include "core/steps.hpp"
 
 TEST_CASE("docs/crash-points.md lists exactly the built-in crash points, in order") {
   const char* root = std::getenv("REFTX_SOURCE_DIR");
@@ -20,8 +20,8 @@ TEST_CASE("docs/crash-points.md lists exactly the built-in crash points, in orde
     if (end == std::string::npos || line.compare(end, 3, "` |") != 0) continue;
     documented.push_back(line.substr(3, end - 3));
   }
-  std::vector<std::string> built_in(reftx::crash_point_names().begin(),
-                                    reftx::crash_point_names().end());
+  std::vector<std::string> built_in(reftx::core::crash_point_names().begin(),
+                                    reftx::core::crash_point_names().end());
   CHECK(documented == built_in);
   for (const auto& name : built_in) {
     CHECK(
