@@ -19,7 +19,7 @@ Error errno_error(const std::string& what, int err) {
 Status fsync_dir(const std::string& path) {
   int fd = ::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0) {
-    if (errno == ENOENT) return {};
+    if (errno == ENOENT || errno == ENOTDIR) return {};  // no such directory: nothing to sync
     return errno_error("cannot open directory '" + path + "'", errno);
   }
   int rc = ::fsync(fd);

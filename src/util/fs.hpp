@@ -13,7 +13,7 @@ namespace reftx::util {
 Error errno_error(const std::string& what, int err);
 
 // fsync(2) of a directory, so that renames and unlinks inside it are durable.
-// A missing directory is not an error (nothing to make durable).
+// A missing directory, or a path that is not one, is not an error (nothing to make durable).
 Status fsync_dir(const std::string& path);
 
 // Creates the directory and its parents (mode 0777 & ~umask). Existing is fine.

@@ -49,7 +49,8 @@ TEST_CASE("ids increase monotonically and survive reopening") {
   CHECK(all.value()[3].message == "again");
 }
 
-TEST_CASE("the in-flight index holds exactly the non-terminal records") {
+TEST_CASE("the in-flight index follows each write's in_flight flag") {
+  // The journal carries out the rule; core/record_states decides it (record_states_test).
   test::TempDir dir;
   auto j = open_journal(dir.path());
   TxRecord a = record("a"), b = record("b"), c = record("c");
@@ -57,16 +58,16 @@ TEST_CASE("the in-flight index holds exactly the non-terminal records") {
   REQUIRE(j.insert(b).ok());
   REQUIRE(j.insert(c).ok());
   b.state = TxState::committed;
-  REQUIRE(j.put(b).ok());
+  REQUIRE(j.put(b, {false}).ok());
   c.state = TxState::committing;
-  REQUIRE(j.put(c, journal::LmdbEnv::Commit::lazy).ok());
+  REQUIRE(j.put(c, {true, journal::LmdbEnv::Commit::lazy}).ok());
   auto inflight = j.inflight();
   REQUIRE(inflight.ok());
   CHECK(inflight.value() == std::vector<std::uint64_t>{1, 3});
   a.state = TxState::aborted;
   c.state = TxState::committed;
-  REQUIRE(j.put(a).ok());
-  REQUIRE(j.put(c).ok());
+  REQUIRE(j.put(a, {false}).ok());
+  REQUIRE(j.put(c, {false}).ok());
   CHECK(j.inflight().value().empty());
   auto got = j.get(3);
   REQUIRE(got.ok());
