@@ -1,13 +1,17 @@
 #!/usr/bin/env bash
 # Sets up and runs the whole test suite: installs dependencies, builds in build-test/, runs
 # every doctest suite through `meson test`. Extra arguments go to `meson test` (e.g. a suite
-# name). Exit status: meson test's.
+# name). REFTX_BUILD_DIR names the build dir, REFTX_MESON_ARGS adds meson options (applied to
+# an existing build dir too). Exit status: meson test's.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash tools/install-deps.sh
 builddir=${REFTX_BUILD_DIR:-build-test}
 if [ ! -d "$builddir" ]; then
   meson setup "$builddir" --buildtype=debugoptimized -Dtests=true ${REFTX_MESON_ARGS:-}
+elif [ -n "${REFTX_MESON_ARGS:-}" ]; then
+  # A build dir kept from an earlier run still gets the options asked for now (e.g. CI's werror).
+  meson configure "$builddir" ${REFTX_MESON_ARGS}
 fi
 ninja -C "$builddir"
 status=0
