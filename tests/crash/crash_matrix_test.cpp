@@ -310,7 +310,7 @@ TEST_CASE("recovery does not clobber a ref changed by an outside writer after th
   }
 }
 
-// git's `prepare: ok` does not guarantee its `commit` (FACTS.md): a lock on a ref that does not
+// git's `prepare: ok` does not guarantee its `commit` (docs/facts.md): a lock on a ref that does not
 // exist yet does not stop another writer from creating a ref below it. Then git's commit fails
 // after applying the refs before it, and reftx must undo those (rolling_back). This stops the
 // apply (SIGSTOP) once git holds every lock, lets an outside writer create refs/heads/n1/sub,

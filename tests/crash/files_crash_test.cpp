@@ -380,7 +380,7 @@ TEST_CASE("mixed transaction: a file an outside writer changed after the crash i
 
 // Makes git fail a decided commit, deterministically: a reference-transaction hook creates
 // refs/heads/n1/sub while git holds refs/heads/n1.lock ("prepared"). git's `commit` then fails
-// to create refs/heads/n1 after having applied the refs before it (FACTS.md), and reftx must
+// to create refs/heads/n1 after having applied the refs before it (docs/facts.md), and reftx must
 // undo the whole transaction: refs restored, files never touched, keys put back.
 void install_clash_hook(const TempRepo& repo, const std::string& commit) {
   const std::string path = repo.git_dir() + "/hooks/reference-transaction";
