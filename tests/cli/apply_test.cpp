@@ -4,10 +4,16 @@
 
 #include <filesystem>
 
-#include "cli/cli_support.hpp"
+#include "support/git_helpers.hpp"
+#include "support/journal_json.hpp"
+#include "support/record_checks.hpp"
+#include "support/reftx_cli.hpp"
+#include "support/snapshot.hpp"
+#include "support/text.hpp"
+#include "support/unchanged.hpp"
 
 namespace fs = std::filesystem;
-using namespace cli;
+using namespace reftx::test;
 
 namespace {
 
@@ -38,7 +44,7 @@ struct Invalid {
 // Every case exits 2, names its line and problem on stderr, and changes nothing.
 void check_invalid(const TempRepo& repo, const std::vector<Invalid>& cases,
                    const std::vector<std::string>& extra) {
-  Snapshot before = snapshot(repo);
+  GitSnapshot before = snapshot_git(repo);
   for (const Invalid& k : cases) {
     CAPTURE(k.script);
     RunResult r = run_apply(repo, k.script, extra);
@@ -86,7 +92,7 @@ TEST_CASE("apply commits every kind of change, prints the id and journals real o
   CHECK(repo.lock_files().empty());
   CHECK(read_file(repo.git_dir() + "/HEAD") == head);
 
-  std::vector<Json> records = journal(repo);
+  std::vector<Json> records = journal_json(repo);
   REQUIRE(records.size() == 1);
   const Json& rec = records[0];
   CHECK(rec["id"].str() == id);
@@ -106,7 +112,7 @@ TEST_CASE("apply commits every kind of change, prints the id and journals real o
   RunResult second = run_apply(repo, "update refs/heads/main " + c[1] + "\n");
   const std::string id2 = committed_id(second);
   CHECK(std::stoull(id2) > std::stoull(id));
-  records = journal(repo);
+  records = journal_json(repo);
   REQUIRE(records.size() == 2);
   CHECK(records[1]["id"].str() == id2);
   check_entry(records[1], "refs/heads/main", c[0], c[1]);
@@ -129,7 +135,7 @@ TEST_CASE("apply -z reads NUL-separated commands like git update-ref -z") {
                                   "verify refs/heads/absent2", kZero,    // must not exist
                                   "update refs/heads/a b/../c", c[0], kZero});
   // The last command has an invalid name: first check that it is rejected as a whole...
-  Snapshot before = snapshot(repo);
+  GitSnapshot before = snapshot_git(repo);
   RunResult bad = run_apply(repo, script, {"-z"});
   CHECK(bad.exit_code == 2);
   CHECK(bad.err.find("line 9:") != std::string::npos);
@@ -145,7 +151,7 @@ TEST_CASE("apply -z reads NUL-separated commands like git update-ref -z") {
                                                           {"refs/heads/new", c[2]},
                                                           {"refs/heads/stay", c[1]}});
   CHECK(repo.lock_files().empty());
-  Json rec = show(repo, id);
+  Json rec = show_json(repo, id);
   CHECK(rec["state"].str() == "committed");
   CHECK(rec["message"].str() == "nul");
   check_entry(rec, "refs/heads/main", c[2], c[0]);
@@ -155,7 +161,7 @@ TEST_CASE("apply -z reads NUL-separated commands like git update-ref -z") {
   check_entry(rec, "refs/heads/gone2", c[1], kZero);
 
   // A failed precondition in -z mode: exit 1, nothing applied.
-  Snapshot mid = snapshot(repo);
+  GitSnapshot mid = snapshot_git(repo);
   RunResult stale = run_apply(repo, nul({"update refs/heads/old", c[2], "", "update refs/heads/main", c[1], c[2]}),
                           {"-z"});
   CHECK(stale.exit_code == 1);
@@ -188,14 +194,14 @@ TEST_CASE("a failed precondition exits 1 and applies nothing") {
   for (const std::string& bad : cases) {
     for (const std::string& script : {bad, prefix + bad}) {
       CAPTURE(script);
-      const std::size_t committed_before = count_state(journal(repo), "committed");
+      const std::size_t committed_before = count_state(journal_json(repo), "committed");
       RunResult r = run_apply(repo, script, {"-m", "doomed"});
       CHECK(r.exit_code == 1);
       CHECK_FALSE(r.err.empty());
       CHECK(repo.refs() == refs);
       CHECK(repo.lock_files().empty());
       CHECK(read_file(repo.git_dir() + "/HEAD") == head);
-      CHECK(count_state(journal(repo), "committed") == committed_before);
+      CHECK(count_state(journal_json(repo), "committed") == committed_before);
     }
   }
 }
@@ -213,7 +219,7 @@ TEST_CASE("an old-value mismatch is journaled as aborted with a reason and the r
   CHECK(repo.ref("refs/heads/other") == c[1]);
   CHECK(repo.lock_files().empty());
 
-  std::vector<Json> records = journal(repo);
+  std::vector<Json> records = journal_json(repo);
   REQUIRE(records.size() == 1);
   const Json& rec = records[0];
   CHECK(rec["state"].str() == "aborted");
@@ -224,7 +230,7 @@ TEST_CASE("an old-value mismatch is journaled as aborted with a reason and the r
   check_entry(rec, "refs/heads/main", c[2], c[0]);   // old: what main really was
   check_entry(rec, "refs/heads/other", c[1], c[0]);  // old: unchecked, still the real value
   // show agrees with list.
-  Json shown = show(repo, rec["id"].str());
+  Json shown = show_json(repo, rec["id"].str());
   CHECK(shown["state"].str() == "aborted");
   CHECK(shown["reason"].str() == rec["reason"].str());
 
@@ -253,7 +259,7 @@ TEST_CASE("a ref locked by another writer fails with exit 1 and the lock is left
     CHECK(repo.refs() == refs);
     CHECK(read_file(lock) == c[0] + "\n");  // not ours: untouched
     CHECK(repo.lock_files() == std::vector<std::string>{"refs/heads/main.lock"});
-    CHECK(count_state(journal(repo), "committed") == 0);
+    CHECK(count_state(journal_json(repo), "committed") == 0);
     // Without the foreign lock the same script commits.
     fs::remove(lock);
     committed_id(run_apply(repo, script));
@@ -313,7 +319,7 @@ TEST_CASE("a name clash fails with exit 1 and applies nothing") {
   repo.git({"pack-refs", "--all"});
   check_clash("create refs/heads/main/sub " + c[0] + "\n");  // packed this time
   check_clash("create refs/heads/dir " + c[0] + "\n");
-  CHECK(count_state(journal(repo), "committed") == 0);
+  CHECK(count_state(journal_json(repo), "committed") == 0);
   // A sibling of the blockers is no clash.
   committed_id(run_apply(repo, valid + "create refs/heads/dir2/leaf " + c[0] + "\n"));
   CHECK(repo.lock_files().empty());
@@ -409,7 +415,7 @@ TEST_CASE("invalid text scripts exit 2, name the line and the problem, and chang
 
 TEST_CASE("an empty script is invalid") {
   TempRepo repo;
-  Snapshot before = snapshot(repo);
+  GitSnapshot before = snapshot_git(repo);
   for (const std::vector<std::string>& extra :
        {std::vector<std::string>{}, std::vector<std::string>{"-z"}}) {
     RunResult r = run_apply(repo, "", extra);

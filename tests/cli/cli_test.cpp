@@ -5,12 +5,18 @@
 #include <filesystem>
 #include <set>
 
-#include "cli/cli_support.hpp"
+#include "support/git_helpers.hpp"
+#include "support/journal_json.hpp"
+#include "support/record_checks.hpp"
+#include "support/reftx_cli.hpp"
+#include "support/snapshot.hpp"
+#include "support/text.hpp"
+#include "support/unchanged.hpp"
 #include "core/steps.hpp"
 #include "reftx/reftx.hpp"
 
 namespace fs = std::filesystem;
-using namespace cli;
+using namespace reftx::test;
 
 namespace {
 
@@ -54,7 +60,7 @@ TEST_CASE("-C finds a non-bare repository from its top, a sub-directory and its 
   CHECK(read_file(repo.git_dir() + "/HEAD") == head);
   CHECK(repo.lock_files().empty());
   // Whatever directory found it, the repository has one journal.
-  std::vector<Json> records = journal(repo);
+  std::vector<Json> records = journal_json(repo);
   REQUIRE(records.size() == 1);
   CHECK(records[0]["state"].str() == "committed");
   RunResult from_sub = reftx_raw({"-C", repo.path() + "/sub", "journal", "list", "--json"});
@@ -77,12 +83,12 @@ TEST_CASE("a bare repository works for every command") {
   CHECK(bad.exit_code == 1);
   CHECK(repo.ref("refs/heads/main") == c[1]);
 
-  std::vector<Json> records = journal(repo);
+  std::vector<Json> records = journal_json(repo);
   REQUIRE(records.size() == 2);
   CHECK(records[0]["id"].str() == id);
   CHECK(records[0]["message"].str() == "bare");
   CHECK(records[1]["state"].str() == "aborted");
-  CHECK(show(repo, id)["state"].str() == "committed");
+  CHECK(show_json(repo, id)["state"].str() == "committed");
 
   RunResult rec = repo.reftx({"recover"});
   CHECK(rec.exit_code == 0);
@@ -146,12 +152,12 @@ TEST_CASE("--journal puts the journal in the given directory") {
   // Both spellings read it; the default journal does not have it.
   for (const std::vector<std::string>& globals :
        {std::vector<std::string>{"--journal", jdir}, std::vector<std::string>{"--journal=" + jdir}}) {
-    std::vector<Json> records = journal(repo, globals);
+    std::vector<Json> records = journal_json(repo, globals);
     REQUIRE(records.size() == 1);
     CHECK(records[0]["id"].str() == id);
     CHECK(records[0]["message"].str() == "elsewhere");
   }
-  CHECK(journal(repo).empty());
+  CHECK(journal_json(repo).empty());
   RunResult shown = reftx_raw({"--journal", jdir, "-C", repo.path(), "journal", "show", id, "--json"});
   CHECK(shown.exit_code == 0);
   CHECK(parse_json(split_lines(shown.out).at(0))["id"].str() == id);
@@ -162,8 +168,8 @@ TEST_CASE("--journal puts the journal in the given directory") {
   RunResult second = reftx_raw({"-C", repo.path(), "--journal=" + jdir, "apply"},
                                with_input("update refs/heads/main " + c[2] + " " + c[1] + "\n"));
   committed_id(second);
-  CHECK(journal(repo, {"--journal", jdir}).size() == 2);
-  CHECK(journal(repo).empty());
+  CHECK(journal_json(repo, {"--journal", jdir}).size() == 2);
+  CHECK(journal_json(repo).empty());
 
   RunResult rec = reftx_raw({"--journal", jdir, "-C", repo.path(), "recover"});
   CHECK(rec.exit_code == 0);
@@ -194,7 +200,7 @@ TEST_CASE("--help and --version print to stdout and exit 0") {
   SUBCASE("subcommand --help does not apply anything") {
     TempRepo repo;
     const auto& c = repo.commits();
-    Snapshot before = snapshot(repo);
+    GitSnapshot before = snapshot_git(repo);
     RunResult r = run_apply(repo, "update refs/heads/main " + c[0] + "\n", {"--help"});
     CHECK(r.exit_code == 0);
     CHECK(r.out.find("-m") != std::string::npos);
@@ -206,7 +212,7 @@ TEST_CASE("usage errors exit 2 with a message on stderr and change nothing") {
   TempRepo repo;
   const auto& c = repo.commits();
   const std::string script = "update refs/heads/main " + c[0] + "\n";
-  Snapshot before = snapshot(repo);
+  GitSnapshot before = snapshot_git(repo);
 
   struct Case {
     std::vector<std::string> args;  // after -C <repo>

@@ -13,283 +13,30 @@
 #include <optional>
 #include <set>
 
-#include "cli/cli_support.hpp"
+#include "support/git_helpers.hpp"
+#include "support/journal_json.hpp"
+#include "support/record_checks.hpp"
+#include "support/reftx_cli.hpp"
+#include "support/snapshot.hpp"
+#include "support/text.hpp"
+#include "support/unchanged.hpp"
 
 namespace fs = std::filesystem;
-using namespace cli;
+using namespace reftx::test;
 
 namespace {
 
 // 40 hex digits naming no object of any test repository.
 const std::string kMissing = "0123456789abcdef0123456789abcdef01234567";
 
-// ---------------------------------------------------------------------------------------------
-// Objects, files and git's view of the work tree.
-
-// Stores `content` as a blob of `repo`; returns its id.
-std::string blob(const TempRepo& repo, const std::string& content) {
-  return repo.git({"hash-object", "-w", "--stdin"}, content);
-}
-
-// The id `content` has as a blob, without storing it.
-std::string blob_id(const TempRepo& repo, const std::string& content) {
-  return repo.git({"hash-object", "--stdin"}, content);
-}
-
-// A text script: each command followed by a newline.
-std::string lines(const std::vector<std::string>& commands) {
-  std::string out;
-  for (const std::string& c : commands) out += c + "\n";
-  return out;
-}
-
-bool has_object(const TempRepo& repo, const std::string& id) {
-  return repo.git_result({"cat-file", "-e", id}).exit_code == 0;
-}
-
-// The exact bytes of blob `id`.
-std::string blob_content(const TempRepo& repo, const std::string& id) {
-  RunResult r = repo.git_result({"cat-file", "blob", id});
-  REQUIRE_MESSAGE(r.exit_code == 0, r.err);
-  return r.out;
-}
-
-// Permission bits of `path` (not following a link).
-unsigned perms(const std::string& path) {
-  struct stat st {};
-  REQUIRE(::lstat(path.c_str(), &st) == 0);
-  return st.st_mode & 07777;
+// Commits everything in the work tree on main.
+void commit_all(const TempRepo& repo, const std::string& message) {
+  git_wt(repo, {"add", "-A"});
+  git_wt(repo, {"commit", "-q", "-m", message});
 }
 
 void set_perms(const std::string& path, unsigned mode) {
   REQUIRE(::chmod(path.c_str(), mode) == 0);
-}
-
-unsigned current_umask() {
-  const mode_t mask = ::umask(0);
-  ::umask(mask);
-  return mask;
-}
-
-// git in the repository's own work tree.
-std::string work_git(const TempRepo& repo, std::vector<std::string> args) {
-  args.insert(args.begin(), "--work-tree=" + repo.path());
-  return repo.git(args);
-}
-
-// Commits everything in the work tree on main.
-void commit_all(const TempRepo& repo, const std::string& message) {
-  work_git(repo, {"add", "-A"});
-  work_git(repo, {"commit", "-q", "-m", message});
-}
-
-// `git status --porcelain -z --untracked-files=all`, one "XY path" per entry.
-std::set<std::string> status(const TempRepo& repo) {
-  RunResult r = repo.git_result(
-      {"--work-tree=" + repo.path(), "status", "--porcelain", "-z", "--untracked-files=all"});
-  REQUIRE_MESSAGE(r.exit_code == 0, r.err);
-  std::set<std::string> out;
-  for (std::size_t start = 0; start < r.out.size();) {
-    const std::size_t end = r.out.find('\0', start);
-    out.insert(r.out.substr(start, end - start));
-    start = end == std::string::npos ? r.out.size() : end + 1;
-  }
-  return out;
-}
-
-// ---------------------------------------------------------------------------------------------
-// What a refused command must leave alone.
-
-// Every entry under `root` but the top-level ones in `skip`: relative path -> kind, permissions
-// and content (file) or target (link). Links are never followed.
-using Tree = std::map<std::string, std::string>;
-
-Tree tree(const std::string& root, const std::set<std::string>& skip = {".git"}) {
-  Tree out;
-  for (auto it = fs::recursive_directory_iterator(root); it != fs::recursive_directory_iterator();
-       ++it) {
-    const std::string rel = it->path().lexically_relative(root).string();
-    if (skip.count(rel)) {
-      it.disable_recursion_pending();
-      continue;
-    }
-    const std::string mode = std::to_string(perms(it->path().string()));
-    if (it->is_symlink()) {
-      out[rel] = "link " + fs::read_symlink(it->path()).string();
-    } else if (it->is_directory()) {
-      out[rel] = "dir " + mode;
-    } else {
-      out[rel] = "file " + mode + " " + read_file(it->path().string());
-    }
-  }
-  return out;
-}
-
-// What differs between two trees, one "path: before -> after" line per entry (shortened).
-std::string diff(const Tree& before, const Tree& after) {
-  auto entry = [](const Tree& t, const std::string& path) {
-    auto it = t.find(path);
-    return it == t.end() ? std::string("(absent)") : it->second;
-  };
-  std::set<std::string> paths;
-  for (const auto& [path, what] : before) paths.insert(path);
-  for (const auto& [path, what] : after) paths.insert(path);
-  std::string out;
-  for (const std::string& path : paths) {
-    const std::string was = entry(before, path), is = entry(after, path);
-    if (was != is) out += "\n  " + path + ": " + was.substr(0, 60) + " -> " + is.substr(0, 60);
-  }
-  return out;
-}
-
-// Where commands run: the repository, global options (before the command), and the
-// directories a refused command must leave exactly as they were.
-struct Site {
-  const TempRepo& repo;
-  std::vector<std::string> globals;  // e.g. {"--work-tree", dir}
-  std::vector<std::string> watched;  // e.g. the work tree, a directory links point to
-  std::set<std::string> skip = {".git"};
-};
-
-RunResult reftx_at(const Site& site, const std::vector<std::string>& args,
-                   const std::string& input = "") {
-  std::vector<std::string> argv = site.globals;
-  argv.insert(argv.end(), {"-C", site.repo.path()});
-  argv.insert(argv.end(), args.begin(), args.end());
-  return reftx_raw(argv, with_input(input));
-}
-
-RunResult apply_at(const Site& site, const std::string& script,
-                   const std::vector<std::string>& flags = {}) {
-  std::vector<std::string> args = {"apply"};
-  args.insert(args.end(), flags.begin(), flags.end());
-  return reftx_at(site, args, script);
-}
-
-struct Everything {
-  Snapshot git;  // refs, HEAD, number of journal records, lock files
-  std::vector<Tree> dirs;
-  std::string state;  // `state list --json`
-};
-
-std::vector<Tree> watched_trees(const Site& site) {
-  std::vector<Tree> out;
-  for (const std::string& dir : site.watched) out.push_back(tree(dir, site.skip));
-  return out;
-}
-
-// The watched directories are as in `before`; the message lists what changed.
-void check_trees(const Site& site, const std::vector<Tree>& before) {
-  const std::vector<Tree> now = watched_trees(site);
-  REQUIRE(now.size() == before.size());
-  for (std::size_t i = 0; i < now.size(); ++i) {
-    CHECK_MESSAGE(now[i] == before[i], site.watched[i] << diff(before[i], now[i]));
-  }
-}
-
-std::string state_of(const Site& site) {
-  RunResult r = reftx_at(site, {"state", "list", "--json"});
-  REQUIRE_MESSAGE(r.exit_code == 0, r.err);
-  return r.out;
-}
-
-Everything everything(const Site& site) {
-  const TempRepo& repo = site.repo;
-  Snapshot git{repo.refs(), read_file(repo.git_dir() + "/HEAD"), journal(repo, site.globals).size(),
-               repo.lock_files()};
-  return {git, watched_trees(site), state_of(site)};
-}
-
-void check_same(const Site& site, const Everything& before) {
-  const TempRepo& repo = site.repo;
-  CHECK(repo.refs() == before.git.refs);
-  CHECK(read_file(repo.git_dir() + "/HEAD") == before.git.head);
-  CHECK(journal(repo, site.globals).size() == before.git.records);
-  CHECK(repo.lock_files() == before.git.locks);
-  check_trees(site, before.dirs);
-  CHECK(state_of(site) == before.state);
-}
-
-struct Refused {
-  std::string script;
-  int line;             // the line (command) the message must name
-  std::string problem;  // words of the message naming the problem
-};
-
-// Every script exits 2 naming its line and problem, and changes nothing: the watched
-// directories after each; refs, journal, locks and state once at the end.
-void check_refused(const Site& site, const std::vector<Refused>& cases,
-                   const std::vector<std::string>& flags) {
-  const Everything before = everything(site);
-  for (const Refused& k : cases) {
-    CAPTURE(k.script);
-    RunResult r = apply_at(site, k.script, flags);
-    CHECK(r.exit_code == 2);
-    CHECK(r.out.empty());
-    CHECK_MESSAGE(r.err.find("line " + std::to_string(k.line) + ":") != std::string::npos, r.err);
-    CHECK_MESSAGE(r.err.find(k.problem) != std::string::npos, r.err);
-    check_trees(site, before.dirs);
-  }
-  check_same(site, before);
-}
-
-// ---------------------------------------------------------------------------------------------
-// Journal records.
-
-const Json* file_entry(const Json& record, const std::string& path) {
-  for (const Json& f : record["files"].items) {
-    if (f["path"].str() == path) return &f;
-  }
-  return nullptr;
-}
-
-const Json* key_entry(const Json& record, const std::string& key) {
-  for (const Json& k : record["keys"].items) {
-    if (k["key"].str() == key) return &k;
-  }
-  return nullptr;
-}
-
-// A file entry: old and new blob, mode ("" = null) and, when `expected` is given, the
-// compare-and-swap value (else the entry must have none).
-void check_file(const Json& record, const std::string& path, const std::string& old_blob,
-                const std::string& new_blob, const std::string& mode,
-                const std::optional<std::string>& expected = std::nullopt) {
-  CAPTURE(path);
-  const Json* f = file_entry(record, path);
-  REQUIRE(f != nullptr);
-  CHECK((*f)["old"].str() == old_blob);
-  CHECK((*f)["new"].str() == new_blob);
-  if (mode.empty()) {
-    CHECK((*f)["mode"].is_null());
-  } else {
-    CHECK((*f)["mode"].str() == mode);
-  }
-  CHECK(f->has("expected_old") == expected.has_value());
-  if (expected) CHECK((*f)["expected_old"].str() == *expected);
-}
-
-// A key entry; nullopt = absent (JSON null).
-void check_key(const Json& record, const std::string& key, const std::optional<std::string>& old,
-               const std::optional<std::string>& value) {
-  CAPTURE(key);
-  const Json* k = key_entry(record, key);
-  REQUIRE(k != nullptr);
-  CHECK((*k)["old_known"].boolean);
-  CHECK((*k)["old"].is_null() == !old.has_value());
-  if (old) CHECK((*k)["old"].str() == *old);
-  CHECK((*k)["new"].is_null() == !value.has_value());
-  if (value) CHECK((*k)["new"].str() == *value);
-}
-
-// The last journal record; CHECKs that it is aborted and REQUIREs a reason.
-Json last_aborted(const TempRepo& repo, const std::vector<std::string>& globals = {}) {
-  std::vector<Json> records = journal(repo, globals);
-  REQUIRE_FALSE(records.empty());
-  const Json& rec = records.back();
-  CHECK(rec["state"].str() == "aborted");
-  REQUIRE(rec.has("reason"));
-  return rec;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -315,7 +62,7 @@ struct BadInputRepo {
     fs::create_directory_symlink("dir", wt + "/in-link");
     fs::create_symlink(outside.path() + "/secret", wt + "/file-link");
     fs::create_symlink("exists.txt", wt + "/in-file-link");
-    good = blob(repo, "good\n");
+    good = write_blob(repo, "good\n");
     tree_id = repo.git({"hash-object", "-t", "tree", "-w", "--stdin"}, "");
     committed_id(run_apply(repo, "set some/key before\n"));
   }
@@ -514,7 +261,7 @@ TEST_CASE("bad file and state commands in -z scripts exit 2 and change nothing")
 TEST_CASE("file commands in a bare repository without --work-tree are refused: no work tree") {
   TempRepo bare(3, /*bare=*/true);
   const auto& c = bare.commits();
-  const std::string b = blob(bare, "content\n");
+  const std::string b = write_blob(bare, "content\n");
   committed_id(run_apply(bare, "set k before\n"));
   const Site site{bare, {}, {bare.path()}, {"reftx"}};  // the journal lives in the git dir
   const std::string ok = "update refs/heads/main " + c[0] + " " + c[2] + "\nset k after\n";
@@ -546,7 +293,7 @@ TEST_CASE("a file that does not hold its expected old blob aborts everything wit
   committed_id(run_apply(repo, "set k before\n"));
   const std::string a = blob_id(repo, "A\n");
   const std::string b_old = blob_id(repo, "B\n");
-  const std::string n = blob(repo, "new\n");
+  const std::string n = write_blob(repo, "new\n");
   const std::string wrong = blob_id(repo, "what someone else expected\n");
   const Site site{repo, {}, {wt}};
 
@@ -564,7 +311,7 @@ TEST_CASE("a file that does not hold its expected old blob aborts everything wit
       {"write conf/a.txt " + n + " " + b_old + " mode=100755\n", 1, "conf/a.txt"},
       // Earlier files were staged (new directories, temp files, old content saved) before the
       // failing check: all of it is undone.
-      {lines({
+      {script_of({
            "write new/deep/x.txt " + n,
            "write conf/b.txt " + n,
            "remove conf/c.txt",
@@ -588,7 +335,7 @@ TEST_CASE("a file that does not hold its expected old blob aborts everything wit
     CHECK(repo.refs() == before.git.refs);
     CHECK(state_of(site) == before.state);
     CHECK(repo.lock_files().empty());
-    CHECK(journal(repo).size() == before.git.records + 1);
+    CHECK(journal_json(repo).size() == before.git.records + 1);
     const Json rec = last_aborted(repo);
     CHECK(rec["message"].str() == "stale");
     CHECK_MESSAGE(rec["reason"].str().find(k.path) != std::string::npos, rec["reason"].str());
@@ -606,7 +353,7 @@ TEST_CASE("a file that does not hold its expected old blob aborts everything wit
   CHECK(read_file(wt + "/conf/a.txt") == "new\n");
   CHECK_FALSE(fs::exists(wt + "/conf/b.txt"));
   CHECK(read_file(wt + "/conf/c.txt") == "new\n");
-  const Json rec = show(repo, id);
+  const Json rec = show_json(repo, id);
   CHECK(rec["state"].str() == "committed");
   check_file(rec, "conf/a.txt", a, n, "100644", a);
   check_file(rec, "conf/b.txt", b_old, kZero, "", b_old);
@@ -639,13 +386,13 @@ TEST_CASE("write, replace, remove, modes and keys commit together and are journa
   committed_id(run_apply(repo, "set k/old old value\nset k/gone x\n"));
   const unsigned edit_perms = perms(wt + "/edit.txt");
 
-  const std::string n1 = blob(repo, "brand new\n");
-  const std::string n2 = blob(repo, "edited by reftx\n");
-  const std::string n3 = blob(repo, "notes by reftx\n");
-  const std::string n4 = blob(repo, "private v2\n");
-  const std::string n5 = blob(repo, "#!/bin/sh\necho v2\n");
-  const std::string n6 = blob(repo, "#!/bin/sh\necho plain v2\n");
-  const std::string script = lines({
+  const std::string n1 = write_blob(repo, "brand new\n");
+  const std::string n2 = write_blob(repo, "edited by reftx\n");
+  const std::string n3 = write_blob(repo, "notes by reftx\n");
+  const std::string n4 = write_blob(repo, "private v2\n");
+  const std::string n5 = write_blob(repo, "#!/bin/sh\necho v2\n");
+  const std::string n6 = write_blob(repo, "#!/bin/sh\necho plain v2\n");
+  const std::string script = script_of({
       "write new/deep/file.txt " + n1,  // parents created
       "write edit.txt " + n2,           // replaced, nothing checked
       "remove gone.txt",
@@ -674,11 +421,11 @@ TEST_CASE("write, replace, remove, modes and keys commit together and are journa
   CHECK(perms(wt + "/script.sh") == 0755);
   CHECK(perms(wt + "/plain.sh") == 0644);
   // git sees exactly the intended changes (and no temp file).
-  CHECK(status(repo) == std::set<std::string>{" M edit.txt", " D gone.txt", " M private.txt",
+  CHECK(git_status_entries(repo) == std::set<std::string>{" M edit.txt", " D gone.txt", " M private.txt",
                                               " M script.sh", " M plain.sh", "?? new/deep/file.txt",
                                               "?? notes.txt"});
 
-  const Json rec = show(repo, id);
+  const Json rec = show_json(repo, id);
   CHECK(rec["state"].str() == "committed");
   CHECK(rec["message"].str() == "files");
   CHECK(rec["work_tree"].str() == fs::canonical(wt).string());
@@ -713,10 +460,10 @@ TEST_CASE("write, replace, remove, modes and keys commit together and are journa
 TEST_CASE("paths with spaces, UTF-8, quotes and newlines, C-quoted or with -z") {
   TempRepo repo;
   const std::string wt = repo.path();
-  const std::string b1 = blob(repo, "one\n");
-  const std::string b2 = blob(repo, "two\n");
-  const std::string b3 = blob(repo, "three\n");
-  const std::string b4 = blob(repo, "four\n");
+  const std::string b1 = write_blob(repo, "one\n");
+  const std::string b2 = write_blob(repo, "two\n");
+  const std::string b3 = write_blob(repo, "three\n");
+  const std::string b4 = write_blob(repo, "four\n");
   const std::string quoted_path = "sp ace/\xc3\xa9t\xc3\xa9 \"q\".txt";  // sp ace/été "q".txt
   const std::string newline_path = "a\nb.txt";
   const std::string raw_path = "dir with space/na\xc3\xafve file.txt";  // naïve
@@ -733,12 +480,12 @@ TEST_CASE("paths with spaces, UTF-8, quotes and newlines, C-quoted or with -z") 
   CHECK(read_file(wt + "/" + newline_path) == "two\n");
   CHECK(read_file(wt + "/" + raw_path) == "three\n");
   CHECK(read_file(wt + "/" + raw_newline_path) == "four\n");
-  CHECK(status(repo) == std::set<std::string>{"?? " + quoted_path, "?? " + newline_path,
+  CHECK(git_status_entries(repo) == std::set<std::string>{"?? " + quoted_path, "?? " + newline_path,
                                               "?? " + raw_path, "?? " + raw_newline_path});
-  const Json rec1 = show(repo, id1);
+  const Json rec1 = show_json(repo, id1);
   check_file(rec1, quoted_path, kZero, b1, "100644");
   check_file(rec1, newline_path, kZero, b2, "100644");
-  const Json rec2 = show(repo, id2);
+  const Json rec2 = show_json(repo, id2);
   check_file(rec2, raw_path, kZero, b3, "100644");
   check_file(rec2, raw_newline_path, kZero, b4, "100644", kZero);
 
@@ -747,7 +494,7 @@ TEST_CASE("paths with spaces, UTF-8, quotes and newlines, C-quoted or with -z") 
                                    "\nremove \"a\\nb.txt\" " + b2 + "\n"));
   committed_id(
       run_apply(repo, nul({"remove " + raw_path, b3, "remove " + raw_newline_path, b4}), {"-z"}));
-  CHECK(status(repo).empty());
+  CHECK(git_status_entries(repo).empty());
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -857,7 +604,7 @@ TEST_CASE("a bare repository writes files into --work-tree") {
   TempRepo bare(3, /*bare=*/true);
   const auto& c = bare.commits();  // main = c[2]
   TempDir project;
-  const std::string b = blob(bare, "[app]\nname = demo\n");
+  const std::string b = write_blob(bare, "[app]\nname = demo\n");
   const std::vector<std::string> globals = {"--work-tree", project.path()};
   const Site site{bare, globals, {project.path(), bare.path()}, {"reftx"}};
 
@@ -892,8 +639,8 @@ TEST_CASE("a bare repository writes files into --work-tree") {
 TEST_CASE("a --work-tree that contains the git directory or the journal refuses paths into them") {
   TempDir project;
   const std::string git_dir = project.path() + "/state.git";
-  REQUIRE(reftx::test::run({"git", "init", "-q", "--bare", git_dir}).exit_code == 0);
-  RunResult hashed = reftx::test::run(
+  REQUIRE(run({"git", "init", "-q", "--bare", git_dir}).exit_code == 0);
+  RunResult hashed = run(
       {"git", "--git-dir=" + git_dir, "hash-object", "-w", "--stdin"}, with_input("content\n"));
   REQUIRE(hashed.exit_code == 0);
   const std::string b = hashed.out.substr(0, 40);
@@ -943,13 +690,13 @@ TEST_CASE(
   const std::string project_v1 = jin.make_commit("project layer v1");
   const std::string project_v1b = jin.make_commit("project layer v1, changed elsewhere");
   const std::string project_v2 = jin.make_commit("project layer v2");
-  const std::string editorconfig = blob(jin, "root = true\n[*]\nindent_size = 2\n");
-  const std::string app = blob(jin, "[app]\nname = \"demo\"\n");
-  const std::string db = blob(jin, "[db]\nurl = \"postgres://localhost/demo\"\n");
+  const std::string editorconfig = write_blob(jin, "root = true\n[*]\nindent_size = 2\n");
+  const std::string app = write_blob(jin, "[app]\nname = \"demo\"\n");
+  const std::string db = write_blob(jin, "[db]\nurl = \"postgres://localhost/demo\"\n");
   write_file(project.path() + "/.editorconfig", "root = true\n");  // the user's own file
 
   // Earlier: the layers exist, and `jin add` staged two files.
-  committed_id(apply_at(site, lines({
+  committed_id(apply_at(site, script_of({
                                   "create refs/jin/layers/global " + global_v1,
                                   "create refs/jin/layers/project/demo " + project_v1,
                                   "set jin/staging config/app.toml config/db.toml",
@@ -958,7 +705,7 @@ TEST_CASE(
   // `jin commit` + `jin apply` as one transaction: move both layers (each from the value jin
   // read), write the three files, clear the staging key and record what was applied.
   auto commit_and_apply = [&](const std::string& project_old) {
-    return lines({
+    return script_of({
         "update refs/jin/layers/global " + global_v2 + " " + global_v1,
         "update refs/jin/layers/project/demo " + project_v2 + " " + project_old,
         "write .editorconfig " + editorconfig,         // replaces the user's file, saved first
@@ -1013,7 +760,7 @@ TEST_CASE(
   const std::string global_v3 = jin.make_commit("global layer v3");
   const Everything edited = everything(site);
   RunResult refused =
-      apply_at(site, lines({
+      apply_at(site, script_of({
                          "update refs/jin/layers/global " + global_v3 + " " + global_v2,
                          "write config/db.toml " + app + " " + db,
                          "set jin/applied/demo global=" + global_v3 + " project=" + project_v2,
@@ -1073,13 +820,13 @@ TEST_CASE("a 200 MB file is written and its old content saved with peak memory u
   CHECK(repo.git({"hash-object", target}) == new_blob);
   CHECK(fs::file_size(target) == kSize);
   CHECK(r.max_rss_kb > 1000);  // the measurement works
-  if (!reftx::test::kSanitized) {
+  if (!kSanitized) {
     CHECK_MESSAGE(r.max_rss_kb < kLimitKb, "peak RSS " << r.max_rss_kb << " KB");
   }
   // The old content was saved as a blob of the right size.
   CHECK(repo.git({"cat-file", "-s", old_blob}) == std::to_string(kSize));
-  check_file(show(repo, id), "big.bin", old_blob, new_blob, "100644", old_blob);
-  CHECK(status(repo) == std::set<std::string>{"?? big.bin"});
+  check_file(show_json(repo, id), "big.bin", old_blob, new_blob, "100644", old_blob);
+  CHECK(git_status_entries(repo) == std::set<std::string>{"?? big.bin"});
 
   // A blob stored in a pack (git writes files above core.bigFileThreshold straight to one)
   // streams too.
@@ -1094,7 +841,7 @@ TEST_CASE("a 200 MB file is written and its old content saved with peak memory u
   RunResult packed = run_apply(repo, "write big.bin " + packed_blob + " " + new_blob + "\n");
   committed_id(packed);
   CHECK(repo.git({"hash-object", target}) == packed_blob);
-  if (!reftx::test::kSanitized) {
+  if (!kSanitized) {
     CHECK_MESSAGE(packed.max_rss_kb < kLimitKb, "peak RSS " << packed.max_rss_kb << " KB");
   }
 }

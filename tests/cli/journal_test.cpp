@@ -4,10 +4,16 @@
 
 #include <filesystem>
 
-#include "cli/cli_support.hpp"
+#include "support/git_helpers.hpp"
+#include "support/journal_json.hpp"
+#include "support/record_checks.hpp"
+#include "support/reftx_cli.hpp"
+#include "support/snapshot.hpp"
+#include "support/text.hpp"
+#include "support/unchanged.hpp"
 
 namespace fs = std::filesystem;
-using namespace cli;
+using namespace reftx::test;
 
 namespace {
 
@@ -235,7 +241,7 @@ TEST_CASE("messages round-trip exactly through journal --json, also under LC_ALL
   // -z scripts take messages the same way.
   RunResult z = run_apply(repo, nul({"update refs/heads/main", c[0], ""}), {"-z", "-m", messages[4]},
                       {{"LC_ALL", "C"}});
-  CHECK(show(repo, committed_id(z))["message"].str() == messages[4]);
+  CHECK(show_json(repo, committed_id(z))["message"].str() == messages[4]);
 }
 
 TEST_CASE("recover exits 0 and prints nothing on a clean repository, every time") {
@@ -257,10 +263,10 @@ TEST_CASE("recover exits 0 and prints nothing on a clean repository, every time"
     write_file(repo.git_dir() + "/refs/heads/x.lock", "");
     CHECK(run_apply(repo, "delete refs/heads/x\n").exit_code == 1);
     const auto refs = repo.refs();
-    const std::size_t records = journal(repo).size();
+    const std::size_t records = journal_json(repo).size();
     check_quiet_recover(repo);
     CHECK(repo.refs() == refs);
-    CHECK(journal(repo).size() == records);
+    CHECK(journal_json(repo).size() == records);
     CHECK(read_file(repo.git_dir() + "/HEAD") == head);
     // recover never removes a lock it does not own.
     CHECK(repo.lock_files() == std::vector<std::string>{"refs/heads/x.lock"});

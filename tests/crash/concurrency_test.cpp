@@ -7,6 +7,7 @@
 // REFTX_CONCURRENCY_ITERATIONS: successful commits per writer (default 12).
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <iostream>
 #include <map>
 #include <mutex>
@@ -17,7 +18,16 @@
 #include <thread>
 #include <vector>
 
-#include "crash/crash_support.hpp"
+#include "support/checks.hpp"
+#include "support/git_helpers.hpp"
+#include "support/journal_json.hpp"
+#include "support/kill.hpp"
+#include "support/mixed_checks.hpp"
+#include "support/mixed_plan.hpp"
+#include "support/plan.hpp"
+#include "support/reftx_cli.hpp"
+#include "support/snapshot.hpp"
+#include "support/text.hpp"
 #include "reftx/reftx.hpp"
 
 namespace reftx::test::crash {

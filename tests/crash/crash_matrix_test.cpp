@@ -11,19 +11,20 @@
 #include <string>
 #include <vector>
 
-#include "crash/crash_support.hpp"
+#include "support/checks.hpp"
+#include "support/git_helpers.hpp"
+#include "support/journal_json.hpp"
+#include "support/kill.hpp"
+#include "support/mixed_checks.hpp"
+#include "support/mixed_plan.hpp"
+#include "support/plan.hpp"
+#include "support/reftx_cli.hpp"
+#include "support/snapshot.hpp"
+#include "support/text.hpp"
 #include "core/steps.hpp"
 
 namespace reftx::test::crash {
 namespace {
-
-std::vector<std::string> binary_crash_points() {
-  RunResult r = run({reftx_binary(), "crash-points"});
-  REQUIRE_MESSAGE(r.exit_code == 0, describe(r));
-  return split_lines(r.out);
-}
-
-bool starts_with(const std::string& s, const std::string& prefix) { return s.rfind(prefix, 0) == 0; }
 
 // A repository with loose and packed refs, HEAD -> refs/heads/main, and two commits (n1, n2)
 // that are on no branch yet.
@@ -141,15 +142,15 @@ TEST_CASE("crash-points lists the library's crash points, one family per path") 
   REQUIRE(!from_binary.empty());
   for (const std::string& point : from_binary) {
     INFO(point);
-    CHECK((starts_with(point, "apply.") || starts_with(point, "abort.") ||
-           starts_with(point, "recover.")));
+    CHECK((point.starts_with("apply.") || point.starts_with("abort.") ||
+           point.starts_with("recover.")));
   }
 }
 
 TEST_CASE("every apply.* and abort.* crash point is recovered all-or-nothing") {
   int covered = 0;
   for (const std::string& point : binary_crash_points()) {
-    if (starts_with(point, "recover.")) continue;
+    if (point.starts_with("recover.")) continue;
     auto it = apply_expectations().find(point);
     REQUIRE_MESSAGE(it != apply_expectations().end(),
                     "crash point ", point, " has no expectation in crash_matrix_test.cpp");
@@ -184,7 +185,7 @@ TEST_CASE("every apply.* and abort.* crash point is recovered all-or-nothing") {
 TEST_CASE("recovery killed at every recover.* crash point is itself recovered") {
   int covered = 0;
   for (const std::string& point : binary_crash_points()) {
-    if (!starts_with(point, "recover.")) continue;
+    if (!point.starts_with("recover.")) continue;
     for (const std::string& interrupted : kInterruptedApplies) {
       const ApplyExpectation& expect = apply_expectations().at(interrupted);
       for (bool group_kill : {false, true}) {
@@ -232,7 +233,7 @@ TEST_CASE("a committed transaction is never lost by a later crash and recovery")
     REQUIRE(classify(f.repo.refs(), first) == Side::new_values);
 
     // Transaction 2 overlaps it (main, a) and is killed.
-    const bool recover_point = starts_with(point, "recover.");
+    const bool recover_point = point.starts_with("recover.");
     const std::string apply_point = recover_point ? "apply.commit-sent" : point;
     const ApplyExpectation& expect = apply_expectations().at(apply_point);
     TxPlan second = start_plan(f.repo, "second " + point);
@@ -298,18 +299,18 @@ TEST_CASE("recovery does not clobber a ref changed by an outside writer after th
     }
     // Decided: every other ref rolled forward; a is reported, left alone and journaled.
     const std::string prefix = "conflict " + std::to_string(before.id) + ": refs/heads/a: ";
-    CHECK_MESSAGE(starts_with(r.out, prefix), "recover printed: ", r.out);
+    CHECK_MESSAGE(r.out.starts_with(prefix), "recover printed: ", r.out);
     CHECK(split_lines(r.out).size() == 1);
     CHECK(rec.state == "committed");
     REQUIRE(rec.conflicts.size() == 1);
-    CHECK(starts_with(rec.conflicts[0], "refs/heads/a: "));
+    CHECK(rec.conflicts[0].starts_with("refs/heads/a: "));
     RefMap expected = plan.after;
     expected["refs/heads/a"] = outside;
     CHECK_MESSAGE(f.repo.refs() == expected, describe_diff(f.repo.refs(), plan));
   }
 }
 
-// git's `prepare: ok` does not guarantee its `commit` (FACTS.md): a lock on a ref that does not
+// git's `prepare: ok` does not guarantee its `commit` (docs/facts.md): a lock on a ref that does not
 // exist yet does not stop another writer from creating a ref below it. Then git's commit fails
 // after applying the refs before it, and reftx must undo those (rolling_back). This stops the
 // apply (SIGSTOP) once git holds every lock, lets an outside writer create refs/heads/n1/sub,

@@ -16,22 +16,19 @@
 #include <string>
 #include <vector>
 
-#include "crash/crash_support.hpp"
+#include "support/checks.hpp"
+#include "support/git_helpers.hpp"
+#include "support/journal_json.hpp"
+#include "support/kill.hpp"
+#include "support/mixed_checks.hpp"
+#include "support/mixed_plan.hpp"
+#include "support/plan.hpp"
+#include "support/reftx_cli.hpp"
+#include "support/snapshot.hpp"
+#include "support/text.hpp"
 
 namespace reftx::test::crash::files {
 namespace {
-
-bool has_prefix(const std::string& s, const std::string& prefix) {
-  return s.rfind(prefix, 0) == 0;
-}
-
-std::vector<std::string> binary_crash_points() {
-  RunResult r = run({reftx_binary(), "crash-points"});
-  REQUIRE_MESSAGE(r.exit_code == 0, describe(r));
-  std::vector<std::string> points = split_lines(r.out);
-  REQUIRE(!points.empty());
-  return points;
-}
 
 constexpr const char* kLayer = "refs/heads/layers/base";
 constexpr const char* kReplaced = "conf/replace.txt";
@@ -169,7 +166,7 @@ constexpr Recovery kRecoveries[] = {Recovery::command, Recovery::next_apply, Rec
 TEST_CASE("mixed transaction: every apply.* and abort.* crash point recovers all-or-nothing") {
   int covered = 0, expected_cases = 0;
   for (const std::string& point : binary_crash_points()) {
-    if (has_prefix(point, "recover.")) continue;
+    if (point.starts_with("recover.")) continue;
     auto it = expectations().find(point);
     REQUIRE_MESSAGE(it != expectations().end(), "crash point ", point,
                     " has no expectation in files_crash_test.cpp");
@@ -195,7 +192,7 @@ TEST_CASE("mixed transaction: every apply.* and abort.* crash point recovers all
 
           recover_via(f.repo, how, plan);
           MixedChecked after = check_mixed_recovered(f.repo, plan, f.head);
-          CHECK_MESSAGE(after.side == expect.outcome, "outcome ", crash::to_string(after.side));
+          CHECK_MESSAGE(after.side == expect.outcome, "outcome ", test::to_string(after.side));
           REQUIRE(after.record.has_value());
           CHECK(after.record->id == before.id);
           if (point == "abort.aborted") {  // the failed compare-and-swap is the recorded reason
@@ -224,7 +221,7 @@ const std::vector<std::pair<std::string, Wrong>> kInterruptedApplies = {
 TEST_CASE("mixed transaction: recovery killed at every recover.* crash point is recovered") {
   int covered = 0, recover_points = 0;
   for (const std::string& point : binary_crash_points()) {
-    if (!has_prefix(point, "recover.")) continue;
+    if (!point.starts_with("recover.")) continue;
     ++recover_points;
     for (const auto& [interrupted, wrong] : kInterruptedApplies) {
       const Expectation& expect = expectations().at(interrupted);
@@ -242,7 +239,7 @@ TEST_CASE("mixed transaction: recovery killed at every recover.* crash point is 
         crash_recover(f.repo, point, group_kill);
         recover_via(f.repo, how, plan);
         MixedChecked after = check_mixed_recovered(f.repo, plan, f.head);
-        CHECK_MESSAGE(after.side == expect.outcome, "outcome ", crash::to_string(after.side));
+        CHECK_MESSAGE(after.side == expect.outcome, "outcome ", test::to_string(after.side));
         REQUIRE(after.record.has_value());
         CHECK(after.record->id == before.id);
         ++covered;
@@ -265,7 +262,7 @@ TEST_CASE("mixed transaction: a committed one is never lost by a later crash and
     REQUIRE(check_mixed_recovered(f.repo, first, f.head, first_id).side == Side::new_values);
 
     // The second changes the same ref, files and keys, and is killed.
-    const bool recover_point = has_prefix(point, "recover.");
+    const bool recover_point = point.starts_with("recover.");
     const std::string apply_point = recover_point ? "apply.commit-sent" : point;
     const Expectation& expect = expectations().at(apply_point);
     MixedPlan second = mixed(f, "second " + point, 2, expect.wrong ? Wrong::file : Wrong::none);
@@ -363,11 +360,11 @@ TEST_CASE("mixed transaction: a file an outside writer changed after the crash i
       const std::string id = std::to_string(before.id);
       if (decided) {
         const std::string prefix = "conflict " + id + ": file " + kReplaced + ": ";
-        CHECK_MESSAGE(has_prefix(r.out, prefix), "recover printed: ", r.out);
+        CHECK_MESSAGE(r.out.starts_with(prefix), "recover printed: ", r.out);
         CHECK(split_lines(r.out).size() == 1);
         CHECK(rec.state == "committed");
         REQUIRE_MESSAGE(rec.conflicts.size() == 1, rec.raw);
-        CHECK(has_prefix(rec.conflicts[0], std::string("file ") + kReplaced + ": "));
+        CHECK(rec.conflicts[0].starts_with(std::string("file ") + kReplaced + ": "));
       } else {
         // Never decided: rolled back, which writes no file; nothing to conflict with.
         CHECK(r.out == "rolled-back " + id + "\n");
@@ -383,7 +380,7 @@ TEST_CASE("mixed transaction: a file an outside writer changed after the crash i
 
 // Makes git fail a decided commit, deterministically: a reference-transaction hook creates
 // refs/heads/n1/sub while git holds refs/heads/n1.lock ("prepared"). git's `commit` then fails
-// to create refs/heads/n1 after having applied the refs before it (FACTS.md), and reftx must
+// to create refs/heads/n1 after having applied the refs before it (docs/facts.md), and reftx must
 // undo the whole transaction: refs restored, files never touched, keys put back.
 void install_clash_hook(const TempRepo& repo, const std::string& commit) {
   const std::string path = repo.git_dir() + "/hooks/reference-transaction";
@@ -485,7 +482,7 @@ TEST_CASE("mixed transaction: a commit git fails after prepare is undone, files 
 TEST_CASE("mixed transaction: recovery of a rolling-back one killed at every recover.* point") {
   int covered = 0;
   for (const std::string& point : binary_crash_points()) {
-    if (!has_prefix(point, "recover.")) continue;
+    if (!point.starts_with("recover.")) continue;
     for (bool group_kill : {false, true}) {
       const Recovery how = kRecoveries[covered % 3];
       INFO("apply killed at abort.git-refused (rolling back)",

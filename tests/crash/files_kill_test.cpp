@@ -29,7 +29,16 @@
 #include <thread>
 #include <vector>
 
-#include "crash/crash_support.hpp"
+#include "support/checks.hpp"
+#include "support/git_helpers.hpp"
+#include "support/journal_json.hpp"
+#include "support/kill.hpp"
+#include "support/mixed_checks.hpp"
+#include "support/mixed_plan.hpp"
+#include "support/plan.hpp"
+#include "support/reftx_cli.hpp"
+#include "support/snapshot.hpp"
+#include "support/text.hpp"
 
 namespace reftx::test::crash::files {
 namespace {

@@ -25,7 +25,16 @@
 #include <thread>
 #include <vector>
 
-#include "crash/crash_support.hpp"
+#include "support/checks.hpp"
+#include "support/git_helpers.hpp"
+#include "support/journal_json.hpp"
+#include "support/kill.hpp"
+#include "support/mixed_checks.hpp"
+#include "support/mixed_plan.hpp"
+#include "support/plan.hpp"
+#include "support/reftx_cli.hpp"
+#include "support/snapshot.hpp"
+#include "support/text.hpp"
 
 namespace reftx::test::crash {
 namespace {
@@ -173,7 +182,7 @@ Child start_apply(const World& w, const TxPlan& plan, bool group,
   RunOptions options;
   options.new_process_group = group;
   options.env = std::move(env);
-  return crash::start_apply(w.repo(), plan, std::move(options));
+  return test::start_apply(w.repo(), plan, std::move(options));
 }
 
 void sleep_us(int us) {

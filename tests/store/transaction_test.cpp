@@ -136,7 +136,7 @@ TEST_CASE("invalid input is refused before anything is recorded") {
 }
 
 TEST_CASE("a commit that git fails half-way is compensated: nothing stays applied") {
-  // FACTS.md: prepare locks a missing ref without stopping another writer from creating
+  // docs/facts.md: prepare locks a missing ref without stopping another writer from creating
   // refs/heads/n1/sub; git's commit then fails after applying the refs before it. A
   // reference-transaction hook plays that other writer, once.
   TempRepo repo;

@@ -125,6 +125,11 @@ RunResult run(const std::vector<std::string>& argv, const RunOptions& options) {
   return Child::start(argv, options).wait();
 }
 
+std::string describe(const RunResult& r) {
+  return "exit " + std::to_string(r.exit_code) + " signal " + std::to_string(r.signal) +
+         " stdout '" + r.out + "' stderr '" + r.err + "'";
+}
+
 std::string reftx_binary() {
   const char* bin = std::getenv("REFTX_BIN");
   return bin ? bin : "reftx";

@@ -32,6 +32,9 @@ struct RunOptions {
   bool new_process_group = false;
 };
 
+// "exit 1 signal 0 stdout '...' stderr '...'", for failure messages.
+std::string describe(const RunResult& r);
+
 // Runs argv to completion.
 RunResult run(const std::vector<std::string>& argv, const RunOptions& options = {});
 
