@@ -343,6 +343,11 @@ class Checker {
       auto w = opt(want.keys, key), a = opt(actual_.state.keys, key);
       if (w != a) out.push_back("key " + key + " is " + who(a) + ", expected " + who(w));
     }
+    for (const auto& [key, value] : actual_.state.keys) {
+      if (std::find(all_.keys.begin(), all_.keys.end(), key) == all_.keys.end()) {
+        out.push_back("unexpected key " + key + " " + who(value));
+      }
+    }
     for (const auto& dir : actual_.dirs) {
       if (want_dirs.count(dir) == 0)
         out.push_back("directory " + q(dir) + " left (no committed file needs it)");
