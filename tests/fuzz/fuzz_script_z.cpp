@@ -1,5 +1,6 @@
-// libFuzzer target: the `reftx apply` script parser in -z mode (NUL-separated) (reftx/script.hpp). Any input
-// must parse or be refused with invalid_input naming a line within the script; never crash.
+// libFuzzer target: the `reftx apply` script parser in -z mode (NUL-separated) (reftx/script.hpp).
+// Any input must parse or be refused with invalid_input naming a line within the script; never
+// crash.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>

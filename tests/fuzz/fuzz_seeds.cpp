@@ -23,8 +23,8 @@ TxRecord sample(std::uint64_t n, TxState state) {
   r.message = "seed " + std::to_string(n);
   r.created_ns = r.updated_ns = 1700000000000000000 + static_cast<std::int64_t>(n);
   r.owner = "0123456789abcdef01234567";
-  r.refs.push_back(RefRecord{"refs/heads/b" + std::to_string(n), RefOp::update, kZeroOid,
-                             kZeroOid, true, std::string(40, 'a')});
+  r.refs.push_back(RefRecord{"refs/heads/b" + std::to_string(n), RefOp::update, kZeroOid, kZeroOid,
+                             true, std::string(40, 'a')});
   if (n % 2 == 0) {
     r.work_tree = "/tmp/work";
     FileRecord f;
@@ -54,8 +54,9 @@ void records(const std::filesystem::path& dir) {
 void journals(const std::filesystem::path& dir) {
   const int sizes[] = {0, 3, 300};
   for (int count : sizes) {
-    const auto tmp = std::filesystem::temp_directory_path() /
-                     ("reftx-fuzz-seed-" + std::to_string(::getpid()) + "-" + std::to_string(count));
+    const auto tmp =
+        std::filesystem::temp_directory_path() /
+        ("reftx-fuzz-seed-" + std::to_string(::getpid()) + "-" + std::to_string(count));
     std::filesystem::remove_all(tmp);
     {
       auto j = journal::Journal::open(tmp.string(), false, false, 1 << 20);
@@ -64,7 +65,8 @@ void journals(const std::filesystem::path& dir) {
         TxRecord r = sample(0, TxState::pending);
         if (!j.value().insert(r).ok()) std::exit(2);
         r.state = TxState::committing;
-        if (!j.value().put(r, {true, journal::LmdbEnv::Commit::durable, journal::StateStep::apply})
+        if (!j.value()
+                 .put(r, {true, journal::LmdbEnv::Commit::durable, journal::StateStep::apply})
                  .ok()) {
           std::exit(2);
         }
