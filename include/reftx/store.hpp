@@ -9,6 +9,17 @@
 // A Store is move-only; the Batches committed to it are plain values that never refer to it.
 // Several processes may open stores on one repository at once: each transaction is a
 // compare-and-swap on every ref it touches. Never use a Store across fork().
+//
+// Damaged journals: open() checks, before LMDB maps data.mdb, what LMDB itself trusts: that the
+// journal directory and data.mdb are a directory and a regular file, data.mdb's size, and both
+// meta pages (magic, version, page size, flags, tree roots and depths within the file,
+// consecutive txnids); damage is corrupt_journal, never an empty journal. What cannot be checked
+// cheaply at every open -- a damaged interior page (branch, leaf or overflow) -- can still make
+// LMDB read outside its map (SIGBUS/SIGSEGV) or fail one of its assertions (abort) when that page
+// is read. check_journal() finds such damage without mapping the file; journal_mapped_at() lets
+// a signal handler tell such a fault from a bug. Disk full: lock.mdb is allocated before LMDB
+// maps it, data.mdb is written with pwrite (never through the map), so ENOSPC is an
+// environment error naming the file, not a signal.
 #pragma once
 
 #include <cstdint>
@@ -24,13 +35,14 @@ namespace reftx {
 
 struct Options {
   // Directory of the LMDB journal. Empty (default): <git-dir>/reftx, in the common git dir
-  // shared by all worktrees (refs are shared too). Created on first use. One journal must serve
-  // one repository only.
+  // shared by all worktrees (refs are shared too). Created on first use (built aside and
+  // renamed into place). One journal serves one repository: it records which (the common git
+  // dir's real path, device and inode), and open() refuses another repository's journal.
   std::string journal_dir;
   // Recover transactions of dead owners inside open(). Default true; false only for inspection.
   bool recover_on_open = true;
   // Open the journal read-only: no recovery, no commits. Default false. Fails with not_found
-  // if no journal exists yet.
+  // if no journal exists yet (no journal directory, or an empty one).
   bool read_only = false;
   // fsync refs (git core.fsync=reference), ref directories and the journal. Default true.
   // false keeps all-or-nothing across process crashes only, not across power loss.
@@ -68,11 +80,26 @@ namespace detail {
 struct StoreState;  // internal
 }
 
+// For a SIGBUS/SIGSEGV handler; async-signal-safe. The journal directory whose LMDB map holds
+// `address` (the faulting address, siginfo_t::si_addr), or nullptr. A fault there is LMDB
+// reading a page that damage made unreadable, not a bug of the program. `reftx` uses it to turn
+// such a crash into exit 4 (README, "Damaged journals, disk full").
+const char* journal_mapped_at(const void* address) noexcept;
+
 class Store {
  public:
   // Opens (creating if needed) the journal of the repository found from `path` (git-style
   // discovery; bare and non-bare). Recovers dead transactions unless options say otherwise.
+  // Errors: corrupt_journal for a damaged journal (see "Damaged journals" above), environment
+  // (not a repository, I/O, no space, another repository's journal), not_found (read_only
+  // without a journal).
   static Result<Store> open(const std::string& path, const Options& options = {});
+
+  // `reftx journal check`: the checks of open() plus a bounds-checked walk of every page of
+  // data.mdb (page headers, node offsets, overflow runs, child pages, page counts). Maps
+  // nothing, so damage cannot crash it. Returns a one-line summary, corrupt_journal with the
+  // first damage, or not_found without a journal.
+  static Result<std::string> check_journal(const std::string& path, const Options& options = {});
 
   Store(Store&&) noexcept;
   Store& operator=(Store&&) noexcept;

@@ -8,6 +8,7 @@
 #include "core/context.hpp"
 #include "core/owners.hpp"
 #include "core/recovery.hpp"
+#include "journal/lmdb_env.hpp"
 #include "util/fs.hpp"
 
 namespace reftx {
@@ -30,6 +31,53 @@ Result<std::string> resolve_work_tree(const Options& options, const git::Reposit
     return Error{ErrorKind::invalid_input, "work tree '" + given + "' is not a directory"};
   }
   return real_path(given);
+}
+
+// The journal directory of `repo`: Options::journal_dir or <common-dir>/reftx, no trailing '/'.
+std::string journal_dir_of(const Options& options, const git::Repository& repo) {
+  std::string dir =
+      options.journal_dir.empty() ? repo.common_dir() + "/reftx" : options.journal_dir;
+  while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
+  return dir;
+}
+
+// Which repository a journal belongs to (docs/journal-format.md, database `meta`): the real
+// path of the common git dir, and its device and inode, which survive a rename.
+journal::LmdbEnv::MetaEntries repository_identity(const git::Repository& repo) {
+  const std::string path = real_path(repo.common_dir());
+  struct stat st {};
+  std::string inode;
+  if (::stat(path.c_str(), &st) == 0) {
+    inode = std::to_string(st.st_dev) + ":" + std::to_string(st.st_ino);
+  }
+  return {{"repository", path}, {"repository-inode", inode}};
+}
+
+// One journal serves one repository. A journal recorded for another repository is refused,
+// unless that repository was moved (same device and inode) or the journal is this repository's
+// own default one, physically inside its git dir (the repository was copied with it). A
+// journal without the record (written before it existed) is adopted. A read-write open writes
+// what it accepted, so the record follows a move.
+Status bind_repository(journal::Journal& journal, const git::Repository& repo,
+                       const std::string& journal_dir, bool read_only) {
+  const journal::LmdbEnv::MetaEntries id = repository_identity(repo);
+  auto path = journal.get_meta("repository");
+  if (!path) return path.error();
+  auto inode = journal.get_meta("repository-inode");
+  if (!inode) return inode.error();
+  const bool same_path = path.value() && *path.value() == id[0].second;
+  if (same_path && inode.value() == id[1].second) return {};
+  const bool accepted =
+      !path.value() || same_path ||
+      (inode.value() && !id[1].second.empty() && *inode.value() == id[1].second) ||
+      real_path(journal_dir) == id[0].second + "/reftx";
+  if (!accepted) {
+    return Error{ErrorKind::environment,
+                 "journal '" + journal_dir + "' belongs to the repository '" + *path.value() +
+                     "', not to '" + id[0].second + "': one journal serves one repository"};
+  }
+  if (read_only) return {};
+  return journal.put_meta(id);
 }
 
 // Runs `fn` with the recovery scope of `state`.
@@ -80,17 +128,19 @@ Result<Store> Store::open(const std::string& path, const Options& options) {
   auto impl = std::make_unique<detail::StoreState>();
   impl->options = options;
   impl->repo = std::move(repo).value();
-  impl->journal_dir =
-      options.journal_dir.empty() ? impl->repo.common_dir() + "/reftx" : options.journal_dir;
-  while (impl->journal_dir.size() > 1 && impl->journal_dir.back() == '/') {
-    impl->journal_dir.pop_back();
-  }
+  impl->journal_dir = journal_dir_of(options, impl->repo);
   auto work_tree = resolve_work_tree(options, impl->repo);
   if (!work_tree) return work_tree.error();
   impl->work_tree.root = std::move(work_tree).value();
-  auto journal = journal::Journal::open(impl->journal_dir, options.read_only, options.durable);
+  auto journal =
+      journal::Journal::open(impl->journal_dir, options.read_only, options.durable,
+                             journal::LmdbEnv::kDefaultMapSize, repository_identity(impl->repo));
   if (!journal) return journal.error();
   impl->journal = std::move(journal).value();
+  if (Status s = bind_repository(impl->journal, impl->repo, impl->journal_dir, options.read_only);
+      !s) {
+    return s.error();
+  }
   impl->work_tree.forbidden = {real_path(impl->repo.git_dir()), real_path(impl->repo.common_dir()),
                                real_path(impl->journal_dir)};
   if (options.read_only) return Store(std::move(impl));
@@ -111,6 +161,12 @@ Result<Store> Store::open(const std::string& path, const Options& options) {
   git.inherit_fd = impl->owner.child.fd();  // "owner dead" then means "and its git dead"
   impl->git.emplace(std::move(git));
   return Store(std::move(impl));
+}
+
+Result<std::string> Store::check_journal(const std::string& path, const Options& options) {
+  auto repo = git::Repository::discover(path);
+  if (!repo) return repo.error();
+  return journal::LmdbEnv::check_files(journal_dir_of(options, repo.value()));
 }
 
 Result<std::vector<TxRecord>> Store::list() const {

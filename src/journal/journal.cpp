@@ -83,12 +83,39 @@ Status step_state(MDB_txn* txn, const LmdbEnv& env, TxRecord& record, StateStep 
 }  // namespace
 
 Result<Journal> Journal::open(const std::string& dir, bool read_only, bool durable,
-                              std::size_t initial_map_size) {
-  auto env = LmdbEnv::open(dir, read_only, durable, initial_map_size);
+                              std::size_t initial_map_size,
+                              const LmdbEnv::MetaEntries& initial_meta) {
+  auto env = LmdbEnv::open(dir, read_only, durable, initial_map_size, initial_meta);
   if (!env) return env.error();
   Journal j;
   j.env_ = std::move(env).value();
   return j;
+}
+
+Result<std::optional<std::string>> Journal::get_meta(const std::string& key) const {
+  std::optional<std::string> value;
+  if (!env_.meta()) return value;
+  Status s = env_.read([&](MDB_txn* txn) -> Status {
+    MDB_val k = as_val(key), v{};
+    int rc = mdb_get(txn, *env_.meta(), &k, &v);
+    if (rc == MDB_NOTFOUND) return {};
+    if (rc != 0) return lmdb_error("mdb_get", rc);
+    value = std::string(as_view(v));
+    return {};
+  });
+  if (!s) return s.error();
+  return value;
+}
+
+Status Journal::put_meta(const LmdbEnv::MetaEntries& entries) {
+  if (!env_.meta()) return Error{ErrorKind::environment, "journal opened read-only"};
+  return env_.write([&](MDB_txn* txn) -> Status {
+    for (const auto& [key, value] : entries) {
+      MDB_val k = as_val(key), v = as_val(value);
+      if (int rc = mdb_put(txn, *env_.meta(), &k, &v, 0); rc != 0) return lmdb_error("mdb_put", rc);
+    }
+    return {};
+  });
 }
 
 Status Journal::insert(TxRecord& record,

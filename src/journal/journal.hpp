@@ -39,8 +39,16 @@ struct RecordWrite {
 
 class Journal {
  public:
+  // `initial_meta`: the `meta` entries of a journal this call creates (LmdbEnv::open).
   static Result<Journal> open(const std::string& dir, bool read_only, bool durable,
-                              std::size_t initial_map_size = LmdbEnv::kDefaultMapSize);
+                              std::size_t initial_map_size = LmdbEnv::kDefaultMapSize,
+                              const LmdbEnv::MetaEntries& initial_meta = {});
+
+  // Facts about the journal itself (docs/journal-format.md, database `meta`): nullopt if absent
+  // (also in an old journal without the database, opened read-only).
+  Result<std::optional<std::string>> get_meta(const std::string& key) const;
+  // Writes them in one durable LMDB transaction. REQUIRES: opened read-write.
+  Status put_meta(const LmdbEnv::MetaEntries& entries);
 
   // Assigns record.id (last id + 1) and stores it with its in-flight index entry, durably.
   // `admit`, if given, is called with every in-flight record inside the same write

@@ -1,6 +1,10 @@
 #include "journal/lmdb_env.hpp"
 
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/random.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstdlib>
@@ -9,11 +13,17 @@
 #include <shared_mutex>
 #include <utility>
 
+#include "journal/lmdb_format.hpp"
+#include "journal/map_registry.hpp"
 #include "util/fs.hpp"
+#include "util/hex.hpp"
 
 namespace reftx::journal {
 namespace {
 constexpr int kMaxGrowths = 16;
+// The size LMDB 0.9.24 gives lock.mdb on 64-bit Linux with its default 126 reader slots:
+// 125 * sizeof(MDB_reader) (64) + sizeof(MDB_txninfo) (192). reftx allocates it up front.
+constexpr off_t kLockFileSize = 8192;
 }  // namespace
 
 Error lmdb_error(const char* call, int rc) {
@@ -29,13 +39,35 @@ Error lmdb_error(const char* call, int rc) {
 
 struct LmdbEnv::Shared {
   MDB_env* env = nullptr;
+  std::string dir;
   MDB_dbi records = 0;
   MDB_dbi inflight = 0;
   std::optional<MDB_dbi> state;  // absent in a read-only journal written before it existed
+  std::optional<MDB_dbi> meta;   // likewise
   bool read_only = false;
   // Exclusive for writes (which may resize the map), shared for reads.
   mutable std::shared_mutex mutex;
+  // Tells the fault registry where the map is now (after open and every resize).
+  void publish() {
+    MDB_envinfo info{};
+    if (mdb_env_info(env, &info) == 0 && info.me_mapaddr != nullptr) {
+      publish_map(this, info.me_mapaddr, info.me_mapsize, dir);
+    }
+  }
+  int set_mapsize(std::size_t size) {
+    int rc = mdb_env_set_mapsize(env, size);
+    publish();
+    return rc;
+  }
+  // An LMDB error; an errno (ENOSPC, EIO, ...) names the data file.
+  Error error(const char* call, int rc) const {
+    Error e = lmdb_error(call, rc);
+    if (rc > 0)
+      e.message = "journal file '" + dir + "/data.mdb': " + call + " failed: " + mdb_strerror(rc);
+    return e;
+  }
   ~Shared() {
+    withdraw_map(this);
     if (env != nullptr) mdb_env_close(env);
   }
 };
@@ -45,68 +77,250 @@ namespace {
 std::mutex g_registry_mutex;
 std::map<std::string, std::weak_ptr<LmdbEnv::Shared>> g_registry;  // by real path
 
+Error corrupt(const std::string& what) {
+  return Error{ErrorKind::corrupt_journal, what};
+}
+
+const char* type_name(mode_t mode) {
+  if (S_ISREG(mode)) return "a regular file";
+  if (S_ISDIR(mode)) return "a directory";
+  if (S_ISLNK(mode)) return "a symbolic link";
+  if (S_ISFIFO(mode)) return "a FIFO";
+  if (S_ISCHR(mode)) return "a character device";
+  if (S_ISBLK(mode)) return "a block device";
+  if (S_ISSOCK(mode)) return "a socket";
+  return "not a regular file";
+}
+
+enum class DirState { absent, empty, present };
+
+// What is at the journal path, before anything is opened. A path that is not a directory (or
+// a symbolic link to one) is damage: a journal that disappeared behind it would read as empty.
+Result<DirState> inspect_dir(const std::string& dir) {
+  struct stat st {};
+  if (::lstat(dir.c_str(), &st) != 0) {
+    if (errno == ENOENT) return DirState::absent;
+    if (errno == ENOTDIR) return corrupt("journal '" + dir + "': a parent is not a directory");
+    return util::errno_error("cannot inspect journal '" + dir + "'", errno);
+  }
+  if (S_ISLNK(st.st_mode)) {
+    if (::stat(dir.c_str(), &st) != 0) {
+      if (errno == ENOENT) return corrupt("journal '" + dir + "' is a dangling symbolic link");
+      if (errno == ELOOP) return corrupt("journal '" + dir + "' is a symbolic link loop");
+      return util::errno_error("cannot inspect journal '" + dir + "'", errno);
+    }
+    if (!S_ISDIR(st.st_mode)) {
+      return corrupt("journal '" + dir + "' is a symbolic link to " + type_name(st.st_mode) +
+                     ", not to a directory");
+    }
+  } else if (!S_ISDIR(st.st_mode)) {
+    return corrupt("journal '" + dir + "' is " + type_name(st.st_mode) + ", not a directory");
+  }
+  DIR* d = ::opendir(dir.c_str());
+  if (d == nullptr) return util::errno_error("cannot read journal directory '" + dir + "'", errno);
+  bool any = false;
+  while (dirent* e = ::readdir(d)) {
+    if (std::string_view(e->d_name) != "." && std::string_view(e->d_name) != "..") any = true;
+  }
+  ::closedir(d);
+  if (!any) return DirState::empty;
+  return DirState::present;
+}
+
+// data.mdb must be a regular file (checked before it is opened: a FIFO would block) holding a
+// sane LMDB file; lock.mdb, if present, a regular file.
+Status check_existing(const std::string& dir, format::FileInfo* info_out = nullptr,
+                      util::UniqueFd* fd_out = nullptr) {
+  const std::string data = dir + "/data.mdb";
+  struct stat st {};
+  if (::lstat(data.c_str(), &st) != 0) {
+    if (errno == ENOENT) {
+      return corrupt("journal '" + dir + "' has no data.mdb but other files: its data is gone");
+    }
+    return util::errno_error("cannot inspect journal file '" + data + "'", errno);
+  }
+  if (!S_ISREG(st.st_mode)) {
+    return corrupt("journal file '" + data + "' is " + type_name(st.st_mode) +
+                   ", not a regular file");
+  }
+  const std::string lock = dir + "/lock.mdb";
+  struct stat lst {};
+  if (::lstat(lock.c_str(), &lst) == 0 && !S_ISREG(lst.st_mode)) {
+    return corrupt("journal file '" + lock + "' is " + type_name(lst.st_mode) +
+                   ", not a regular file");
+  }
+  util::UniqueFd fd(::open(data.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
+  if (!fd.valid()) return util::errno_error("cannot open journal file '" + data + "'", errno);
+  if (::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode)) {
+    return corrupt("journal file '" + data + "' is not a regular file");
+  }
+  auto info = format::check_environment(fd.get(), data);
+  if (!info) return info.error();
+  if (info_out != nullptr) *info_out = std::move(info).value();
+  if (fd_out != nullptr) *fd_out = std::move(fd);
+  return {};
+}
+
+// LMDB creates lock.mdb with ftruncate and writes it through a shared map: on a full file
+// system the first write to a hole raises SIGBUS. Allocating its blocks first turns that into
+// ENOSPC here. A read-only open on a read-only file system skips it (LMDB then does too).
+Status preallocate_lock_file(const std::string& dir, bool read_only) {
+  const std::string lock = dir + "/lock.mdb";
+  util::UniqueFd fd(::open(lock.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0666));
+  if (!fd.valid()) {
+    if (read_only && (errno == EROFS || errno == EACCES)) return {};
+    return util::errno_error("cannot open journal file '" + lock + "'", errno);
+  }
+  struct stat st {};
+  if (::fstat(fd.get(), &st) != 0) return util::errno_error("cannot stat '" + lock + "'", errno);
+  const off_t size = std::max<off_t>(st.st_size, kLockFileSize);
+  int rc = ::posix_fallocate(fd.get(), 0, size);
+  if (rc != 0 && rc != EOPNOTSUPP && rc != EINVAL) {
+    return util::errno_error("cannot allocate journal file '" + lock + "'", rc);
+  }
+  return {};
+}
+
+// Opens the named databases in one transaction (creating them, and writing `initial_meta`,
+// unless read-only).
+int open_databases(LmdbEnv::Shared& shared, bool read_only,
+                   const LmdbEnv::MetaEntries& initial_meta) {
+  MDB_txn* txn = nullptr;
+  int rc = mdb_txn_begin(shared.env, nullptr, read_only ? MDB_RDONLY : 0, &txn);
+  if (rc == MDB_MAP_RESIZED) {
+    shared.set_mapsize(0);
+    rc = mdb_txn_begin(shared.env, nullptr, read_only ? MDB_RDONLY : 0, &txn);
+  }
+  if (rc != 0) return rc;
+  unsigned dbi_flags = read_only ? 0 : MDB_CREATE;
+  rc = mdb_dbi_open(txn, "records", dbi_flags, &shared.records);
+  if (rc == 0) rc = mdb_dbi_open(txn, "inflight", dbi_flags, &shared.inflight);
+  for (auto [name, slot] : {std::pair{"state", &shared.state}, std::pair{"meta", &shared.meta}}) {
+    if (rc != 0) break;
+    MDB_dbi dbi = 0;
+    rc = mdb_dbi_open(txn, name, dbi_flags, &dbi);
+    if (rc == 0) *slot = dbi;
+    if (rc == MDB_NOTFOUND && read_only) rc = 0;
+  }
+  for (const auto& [key, value] : initial_meta) {
+    if (rc != 0) break;
+    MDB_val k{key.size(), const_cast<char*>(key.data())};
+    MDB_val v{value.size(), const_cast<char*>(value.data())};
+    rc = mdb_put(txn, *shared.meta, &k, &v, 0);
+  }
+  if (rc != 0) {
+    mdb_txn_abort(txn);
+    return rc;
+  }
+  return mdb_txn_commit(txn);
+}
+
 Result<std::shared_ptr<LmdbEnv::Shared>> open_shared(const std::string& dir, bool read_only,
-                                                     std::size_t initial_map_size) {
+                                                     std::size_t initial_map_size,
+                                                     const LmdbEnv::MetaEntries& initial_meta) {
   auto shared = std::make_shared<LmdbEnv::Shared>();
   shared->read_only = read_only;
+  shared->dir = dir;
   int rc = mdb_env_create(&shared->env);
   if (rc != 0) return lmdb_error("mdb_env_create", rc);
-  mdb_env_set_maxdbs(shared->env, 4);
+  mdb_env_set_maxdbs(shared->env, 8);
   mdb_env_set_mapsize(shared->env, initial_map_size);
   unsigned flags = MDB_NOTLS | (read_only ? MDB_RDONLY : 0);
   rc = mdb_env_open(shared->env, dir.c_str(), flags, 0666);
   if (rc != 0) {
-    if (rc == EACCES || rc == ENOENT) {
+    if (rc == EACCES || rc == ENOENT || rc == ENOSPC || rc == EIO || rc == EROFS) {
       return util::errno_error("cannot open journal '" + dir + "'", rc);
     }
     Error e = lmdb_error("mdb_env_open", rc);
     e.message = "cannot open journal '" + dir + "': " + mdb_strerror(rc);
     return e;
   }
+  shared->publish();
   int dead = 0;
   mdb_reader_check(shared->env, &dead);  // free slots of SIGKILLed readers (count may read 0)
-
-  MDB_txn* txn = nullptr;
-  rc = mdb_txn_begin(shared->env, nullptr, read_only ? MDB_RDONLY : 0, &txn);
-  if (rc == MDB_MAP_RESIZED) {
-    mdb_env_set_mapsize(shared->env, 0);
-    rc = mdb_txn_begin(shared->env, nullptr, read_only ? MDB_RDONLY : 0, &txn);
-  }
-  if (rc != 0) return lmdb_error("mdb_txn_begin", rc);
-  unsigned dbi_flags = read_only ? 0 : MDB_CREATE;
-  rc = mdb_dbi_open(txn, "records", dbi_flags, &shared->records);
-  if (rc == 0) rc = mdb_dbi_open(txn, "inflight", dbi_flags, &shared->inflight);
-  if (rc == 0) {
-    MDB_dbi state = 0;
-    rc = mdb_dbi_open(txn, "state", dbi_flags, &state);
-    if (rc == 0) shared->state = state;
-    if (rc == MDB_NOTFOUND && read_only) rc = 0;
-  }
-  if (rc != 0) {
-    mdb_txn_abort(txn);
-    if (rc == MDB_NOTFOUND) return Error{ErrorKind::not_found, "no journal at '" + dir + "'"};
-    return lmdb_error("mdb_dbi_open", rc);
-  }
-  rc = mdb_txn_commit(txn);
-  if (rc != 0) return lmdb_error("mdb_txn_commit", rc);
+  rc = open_databases(*shared, read_only, initial_meta);
+  if (rc == MDB_NOTFOUND) return corrupt("journal '" + dir + "' lacks its databases");
+  if (rc != 0) return shared->error("opening the databases", rc);
   return shared;
+}
+
+std::string random_suffix() {
+  unsigned char raw[8];
+  if (::getrandom(raw, sizeof raw, 0) != static_cast<ssize_t>(sizeof raw)) {
+    return std::to_string(::getpid()) + "-" + std::to_string(util::now_ns());
+  }
+  return util::raw_to_hex(std::string_view(reinterpret_cast<const char*>(raw), sizeof raw));
+}
+
+void remove_tree_quietly(const std::string& dir) {
+  for (const char* name : {"/data.mdb", "/lock.mdb"}) ::unlink((dir + name).c_str());
+  ::rmdir(dir.c_str());
+}
+
+Status sync_path(const std::string& path) {
+  util::UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd.valid()) return util::errno_error("cannot open '" + path + "'", errno);
+  return util::fsync_fd(fd.get(), path);
+}
+
+// Builds a complete journal in `<dir>.new-<random>`, syncs it and renames it to `dir` (which
+// is missing or an empty directory). Losing a race to another creator is fine: theirs is used.
+Status create_aside(const std::string& dir, std::size_t initial_map_size,
+                    const LmdbEnv::MetaEntries& initial_meta) {
+  const std::string parent = util::parent_dir(dir);
+  if (Status s = util::make_dirs(parent); !s) return s;
+  const std::string tmp = dir + ".new-" + random_suffix();
+  if (::mkdir(tmp.c_str(), 0777) != 0) {
+    return util::errno_error("cannot create journal directory '" + tmp + "'", errno);
+  }
+  Status built = [&]() -> Status {
+    if (Status s = preallocate_lock_file(tmp, false); !s) return s;
+    {
+      auto shared = open_shared(tmp, false, initial_map_size, initial_meta);
+      if (!shared) return shared.error();
+    }  // closed: LMDB keeps no lock across the rename
+    if (Status s = sync_path(tmp + "/data.mdb"); !s) return s;
+    if (Status s = sync_path(tmp + "/lock.mdb"); !s) return s;
+    return sync_path(tmp);
+  }();
+  if (!built) {
+    remove_tree_quietly(tmp);
+    Error e = built.error();
+    e.message = "cannot create journal '" + dir + "': " + e.message;
+    return e;
+  }
+  if (::rename(tmp.c_str(), dir.c_str()) != 0) {
+    const int err = errno;
+    remove_tree_quietly(tmp);
+    if (err == EEXIST || err == ENOTEMPTY) return {};  // another process created it first
+    return util::errno_error("cannot rename '" + tmp + "' to journal '" + dir + "'", err);
+  }
+  return util::fsync_dir(parent);
 }
 
 }  // namespace
 
 Result<LmdbEnv> LmdbEnv::open(const std::string& dir, bool read_only, bool durable,
-                              std::size_t initial_map_size) {
-  struct stat st {};
-  // An empty data.mdb is a journal whose creator was killed before LMDB wrote its meta pages:
-  // nothing was ever recorded. (A read-only mdb_env_open would try to initialize it: EBADF.)
-  if (read_only && (::stat((dir + "/data.mdb").c_str(), &st) != 0 || st.st_size == 0)) {
-    return Error{ErrorKind::not_found, "no journal at '" + dir + "'"};
+                              std::size_t initial_map_size, const MetaEntries& initial_meta) {
+  std::string path = dir;
+  while (path.size() > 1 && path.back() == '/') path.pop_back();
+  auto state = inspect_dir(path);
+  if (!state) return state.error();
+  if (state.value() != DirState::present) {
+    if (read_only) return Error{ErrorKind::not_found, "no journal at '" + path + "'"};
+    if (Status s = create_aside(path, initial_map_size, initial_meta); !s) return s.error();
   }
-  if (!read_only) {
-    if (Status s = util::make_dirs(dir); !s) return s.error();
+  // A writer of another process may be rewriting a meta page while it is read: a damage seen
+  // once is read again before it is believed.
+  for (int attempt = 0;; ++attempt) {
+    Status s = check_existing(path);
+    if (s) break;
+    if (s.error().kind != ErrorKind::corrupt_journal || attempt == 2) return s.error();
+    ::usleep(2000);
   }
-  char* real = ::realpath(dir.c_str(), nullptr);
-  if (real == nullptr) return util::errno_error("cannot resolve journal '" + dir + "'", errno);
+  if (Status s = preallocate_lock_file(path, read_only); !s) return s.error();
+  char* real = ::realpath(path.c_str(), nullptr);
+  if (real == nullptr) return util::errno_error("cannot resolve journal '" + path + "'", errno);
   const std::string key = real;
   ::free(real);
 
@@ -116,16 +330,30 @@ Result<LmdbEnv> LmdbEnv::open(const std::string& dir, bool read_only, bool durab
   if (auto existing = g_registry[key].lock()) {
     if (existing->read_only && !read_only) {
       return Error{ErrorKind::environment,
-                   "journal '" + dir + "' is already open read-only in this process"};
+                   "journal '" + path + "' is already open read-only in this process"};
     }
     env.shared_ = std::move(existing);
     return env;
   }
-  auto shared = open_shared(dir, read_only, initial_map_size);
+  auto shared = open_shared(path, read_only, initial_map_size, {});
   if (!shared) return shared.error();
   env.shared_ = std::move(shared).value();
   g_registry[key] = env.shared_;
   return env;
+}
+
+Result<std::string> LmdbEnv::check_files(const std::string& dir) {
+  std::string path = dir;
+  while (path.size() > 1 && path.back() == '/') path.pop_back();
+  auto state = inspect_dir(path);
+  if (!state) return state.error();
+  if (state.value() != DirState::present) {
+    return Error{ErrorKind::not_found, "no journal at '" + path + "'"};
+  }
+  format::FileInfo info;
+  util::UniqueFd fd;
+  if (Status s = check_existing(path, &info, &fd); !s) return s.error();
+  return format::check_pages(fd.get(), path + "/data.mdb", info);
 }
 
 MDB_dbi LmdbEnv::records() const {
@@ -136,6 +364,12 @@ MDB_dbi LmdbEnv::inflight() const {
 }
 std::optional<MDB_dbi> LmdbEnv::state() const {
   return shared_->state;
+}
+std::optional<MDB_dbi> LmdbEnv::meta() const {
+  return shared_->meta;
+}
+const std::string& LmdbEnv::dir() const {
+  return shared_->dir;
 }
 std::size_t LmdbEnv::max_key_size() const {
   return static_cast<std::size_t>(mdb_env_get_maxkeysize(shared_->env));
@@ -151,10 +385,10 @@ Status LmdbEnv::write(const std::function<Status(MDB_txn*)>& fn, Commit commit) 
     MDB_txn* txn = nullptr;
     int rc = mdb_txn_begin(env, nullptr, 0, &txn);
     if (rc == MDB_MAP_RESIZED) {
-      mdb_env_set_mapsize(env, 0);
+      shared_->set_mapsize(0);
       continue;
     }
-    if (rc != 0) return lmdb_error("mdb_txn_begin", rc);
+    if (rc != 0) return shared_->error("mdb_txn_begin", rc);
     Status s = fn(txn);
     if (!s) {
       mdb_txn_abort(txn);
@@ -166,11 +400,11 @@ Status LmdbEnv::write(const std::function<Status(MDB_txn*)>& fn, Commit commit) 
       if (sync_flags) mdb_env_set_flags(env, sync_flags, 0);
       if (rc == 0) return {};
     }
-    if (rc != MDB_MAP_FULL) return lmdb_error("mdb_txn_commit", rc);
+    if (rc != MDB_MAP_FULL) return shared_->error("mdb_txn_commit", rc);
     MDB_envinfo info{};
     mdb_env_info(env, &info);
-    rc = mdb_env_set_mapsize(env, info.me_mapsize * 2);  // no txn of this process is open
-    if (rc != 0) return lmdb_error("mdb_env_set_mapsize", rc);
+    rc = shared_->set_mapsize(info.me_mapsize * 2);  // no txn of this process is open
+    if (rc != 0) return shared_->error("mdb_env_set_mapsize", rc);
   }
   return Error{ErrorKind::environment, "journal: map cannot grow any further"};
 }
@@ -189,7 +423,7 @@ Status LmdbEnv::read(const std::function<Status(MDB_txn*)>& fn) const {
     // Adopting another process's growth needs no transaction of ours open: retry exclusively.
     shared.unlock();
     std::unique_lock<std::shared_mutex> exclusive(shared_->mutex);
-    mdb_env_set_mapsize(shared_->env, 0);
+    shared_->set_mapsize(0);
     rc = mdb_txn_begin(shared_->env, nullptr, MDB_RDONLY, &txn);
     if (rc != 0) return lmdb_error("mdb_txn_begin", rc);
     Status s = fn(txn);

@@ -43,6 +43,20 @@ Result<Store> open_store(const Globals& globals, bool read_only, bool recover_on
   return Store::open(globals.directory, options);
 }
 
+// `journal check`: "ok: <summary>" (exit 0), or the first damage (exit 4). No journal is ok.
+int journal_check(const Globals& globals) {
+  Options options;
+  options.journal_dir = globals.journal_dir;
+  auto summary = Store::check_journal(globals.directory, options);
+  if (!summary) {
+    if (summary.error().kind != ErrorKind::not_found) return report(summary.error());
+    std::cout << "ok: " << summary.error().message << "\n";
+    return kOk;
+  }
+  std::cout << "ok: " << summary.value() << "\n";
+  return kOk;
+}
+
 std::string read_stdin() {
   std::string data;
   char buf[65536];
@@ -151,8 +165,8 @@ int cmd_recover(const Globals& globals, const std::vector<std::string>& args) {
 int cmd_journal(const Globals& globals, const std::vector<std::string>& args) {
   po::options_description options("journal options");
   options.add_options()("help,h", "show this help")("json", "JSON Lines output")(
-      "action", po::value<std::string>(), "list | show")("id", po::value<std::string>(),
-                                                         "transaction id (show)");
+      "action", po::value<std::string>(), "list | show | check")("id", po::value<std::string>(),
+                                                                 "transaction id (show)");
   po::positional_options_description pos;
   pos.add("action", 1).add("id", 1);
   po::variables_map vm;
@@ -164,9 +178,17 @@ int cmd_journal(const Globals& globals, const std::vector<std::string>& args) {
   }
   const std::string action = vm["action"].as<std::string>();
   const bool json = vm.count("json") > 0;
-  if (action != "list" && action != "show") {
-    std::cerr << "reftx journal: unknown action '" << action << "' (expected list or show)\n";
+  if (action != "list" && action != "show" && action != "check") {
+    std::cerr << "reftx journal: unknown action '" << action
+              << "' (expected list, show or check)\n";
     return kUsage;
+  }
+  if (action == "check") {
+    if (vm.count("id") || json) {
+      std::cerr << "reftx journal check: takes no argument\n";
+      return kUsage;
+    }
+    return journal_check(globals);
   }
   std::uint64_t id = 0;
   std::string id_text;
