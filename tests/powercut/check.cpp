@@ -11,6 +11,7 @@
 
 #include "support/json.hpp"
 #include "support/process.hpp"
+#include "support/text.hpp"
 
 namespace fs = std::filesystem;
 

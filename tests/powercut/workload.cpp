@@ -18,6 +18,7 @@
 #include "powercut/text.hpp"
 #include "support/json.hpp"
 #include "support/process.hpp"
+#include "support/text.hpp"
 
 namespace fs = std::filesystem;
 
@@ -228,7 +229,7 @@ std::string first_line(const std::string& s) {
   return s.substr(0, s.find('\n'));
 }
 
-std::string describe(const RunResult& r) {
+std::string exit_of(const RunResult& r) {
   if (r.signal != 0) return "signal " + std::to_string(r.signal);
   return "exit " + std::to_string(r.exit_code);
 }
@@ -332,12 +333,12 @@ struct Worker {
       o.env["REFTX_CRASH_AT"] = kind;
       r = run(apply_argv(p, nul), o);
     }
-    log.put("crash\t" + log_escape(p.message) + "\t" + kind + "\t" + describe(r) + "\n");
+    log.put("crash\t" + log_escape(p.message) + "\t" + kind + "\t" + exit_of(r) + "\n");
     bool committed = note_result(p, r);
     ++recovers;
     log.put("recover-start\t" + std::to_string(recovers) + "\n");
     RunResult rec = run({cfg.reftx, "-C", cfg.repo, "recover"});
-    log.put("recover-done\t" + std::to_string(recovers) + "\t" + describe(rec) + "\t" +
+    log.put("recover-done\t" + std::to_string(recovers) + "\t" + exit_of(rec) + "\t" +
             log_escape(rec.out + rec.err) + "\n");
     if (!committed && journal_state_of(cfg, p.message) == "committed") apply_to(model, p);
   }
