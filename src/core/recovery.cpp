@@ -4,6 +4,7 @@
 
 #include <set>
 
+#include "core/leftovers.hpp"
 #include "core/owners.hpp"
 #include "core/ref_files.hpp"
 #include "core/steps.hpp"
@@ -87,6 +88,8 @@ Result<ReconcileOutcome> recover_one(const RecoveryScope& scope, TxRecord& recor
 Result<RecoveryReport> recover_dead_owners(const RecoveryScope& scope,
                                            const util::FileLock& recovery_lock) {
   RecoveryReport report;
+  auto swept = sweep_after_reboot(scope.journal, scope.repo, scope.files.durable, current_boot());
+  if (!swept) return swept.error();
   auto ids = scope.journal.inflight();
   if (!ids) return ids.error();
   std::set<std::string> still_referenced;

@@ -33,7 +33,8 @@ Result<ReconcileOutcome> recover_one(const RecoveryScope& scope, TxRecord& recor
 // Store (its mutex is held, so none of its own transactions is running: an in-flight one was
 // left by a git that died under it): recover_one. Records of live owners are counted, never
 // touched; one record that cannot be finished does not stop the others. Then deletes owner
-// files that are dead and no longer referenced.
+// files that are dead and no longer referenced. The first recovery after a reboot first
+// removes the provable leftovers of the previous boot's terminal records (leftovers.hpp).
 // REQUIRES: `recovery_lock` is held exclusively.
 Result<RecoveryReport> recover_dead_owners(const RecoveryScope& scope,
                                            const util::FileLock& recovery_lock);

@@ -30,6 +30,19 @@ Status put_record(MDB_txn* txn, const LmdbEnv& env, const TxRecord& record, bool
   return {};
 }
 
+// The highest record id (0: none).
+Result<std::uint64_t> last_record_id(MDB_txn* txn, const LmdbEnv& env) {
+  MDB_cursor* cursor = nullptr;
+  int rc = mdb_cursor_open(txn, env.records(), &cursor);
+  if (rc != 0) return lmdb_error("mdb_cursor_open", rc);
+  MDB_val k{}, v{};
+  rc = mdb_cursor_get(cursor, &k, &v, MDB_LAST);
+  mdb_cursor_close(cursor);
+  if (rc == MDB_NOTFOUND) return std::uint64_t{0};
+  if (rc != 0) return lmdb_error("mdb_cursor_get", rc);
+  return decode_key(as_view(k));
+}
+
 Result<std::optional<std::string>> read_state(MDB_txn* txn, const LmdbEnv& env,
                                               const std::string& key) {
   if (!env.state()) return std::optional<std::string>{};
@@ -145,23 +158,23 @@ Status Journal::insert(TxRecord& record,
       if (!admitted) return admitted;
       if (rc != MDB_NOTFOUND) return lmdb_error("mdb_cursor_get", rc);
     }
-    MDB_cursor* cursor = nullptr;
-    int rc = mdb_cursor_open(txn, env_.records(), &cursor);
-    if (rc != 0) return lmdb_error("mdb_cursor_open", rc);
-    MDB_val k{}, v{};
-    rc = mdb_cursor_get(cursor, &k, &v, MDB_LAST);
-    mdb_cursor_close(cursor);
-    std::uint64_t last = 0;
-    if (rc == 0) {
-      auto id = decode_key(as_view(k));
-      if (!id) return id.error();
-      last = id.value();
-    } else if (rc != MDB_NOTFOUND) {
-      return lmdb_error("mdb_cursor_get", rc);
-    }
-    record.id = last + 1;
+    auto last = last_record_id(txn, env_);
+    if (!last) return last.error();
+    record.id = last.value() + 1;
     return put_record(txn, env_, record, /*in_flight=*/true);
   });
+}
+
+Result<std::uint64_t> Journal::last_id() const {
+  std::uint64_t last = 0;
+  Status s = env_.read([&](MDB_txn* txn) -> Status {
+    auto id = last_record_id(txn, env_);
+    if (!id) return id.error();
+    last = id.value();
+    return {};
+  });
+  if (!s) return s.error();
+  return last;
 }
 
 Status Journal::put(TxRecord& record, const RecordWrite& how) {

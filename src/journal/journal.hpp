@@ -68,6 +68,8 @@ class Journal {
   std::size_t max_key_size() const;
 
   Result<TxRecord> get(std::uint64_t id) const;
+  // The highest id ever given (0: no record).
+  Result<std::uint64_t> last_id() const;
   Result<std::vector<TxRecord>> list() const;
   // Ids of non-terminal records, ascending.
   Result<std::vector<std::uint64_t>> inflight() const;
