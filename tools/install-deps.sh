@@ -4,7 +4,7 @@
 # format check). Does nothing when they are all present already.
 set -euo pipefail
 packages=(g++ meson ninja-build pkg-config git liblmdb-dev libgit2-dev zlib1g-dev
-          libboost-program-options-dev doctest-dev)
+          libboost-program-options-dev doctest-dev e2fsprogs util-linux)
 packages+=("$@")
 if dpkg -s "${packages[@]}" >/dev/null 2>&1; then
   exit 0
