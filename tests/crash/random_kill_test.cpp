@@ -310,8 +310,8 @@ TEST_CASE("random SIGKILL of reftx apply") {
   Stats stats;
   for (int i = 0; i < iterations(); ++i) kill_apply_once(w, stats, i, /*group=*/false);
   stats.print("apply");
-  check_share("random_kill", "apply: kills inside the transaction", stats.inside,
-              stats.iterations, kMinInsideApply);
+  check_share("random_kill", "apply: kills inside the transaction", stats.inside, stats.iterations,
+              kMinInsideApply);
 }
 
 TEST_CASE("random SIGKILL of the process group of reftx apply (with its git child)") {
