@@ -69,14 +69,14 @@ TEST_CASE("apply commits every kind of change, prints the id and journals real o
   const std::string head = read_file(repo.git_dir() + "/HEAD");
 
   const std::string script = "update refs/heads/main " + c[0] + " " + c[2] + "\n" +  // checked
-                             "update refs/heads/old " + c[1] + "\n" +              // unchecked
-                             "create refs/heads/new " + c[2] + "\n" +
-                             "delete refs/tags/gone " + c[0] + "\n" +       // checked
-                             "delete refs/heads/del2\n" +                   // unchecked
-                             "verify refs/heads/absent\n" +                 // must not exist
-                             "verify refs/heads/stay " + c[0] + "\n" +
-                             "update refs/heads/fresh " + c[1] + " " + kZero + "\n" +  // absent
-                             "update refs/heads/zap " + kZero + "\n" +  // zero new deletes
+                             "update refs/heads/old " + c[1] + "\n" +                // unchecked
+                             "create refs/heads/new " + c[2] + "\n" + "delete refs/tags/gone " +
+                             c[0] + "\n" +                   // checked
+                             "delete refs/heads/del2\n" +    // unchecked
+                             "verify refs/heads/absent\n" +  // must not exist
+                             "verify refs/heads/stay " + c[0] + "\n" + "update refs/heads/fresh " +
+                             c[1] + " " + kZero + "\n" +                     // absent
+                             "update refs/heads/zap " + kZero + "\n" +       // zero new deletes
                              "create \"refs/heads/quoted\" " + c[1] + "\n";  // C-quoted name
   RunResult r = run_apply(repo, script, {"-m", "everything"});
   const std::string id = committed_id(r);
@@ -125,15 +125,15 @@ TEST_CASE("apply -z reads NUL-separated commands like git update-ref -z") {
   repo.git({"update-ref", "refs/heads/gone", c[0]});
   repo.git({"update-ref", "refs/heads/gone2", c[1]});
   repo.git({"update-ref", "refs/heads/stay", c[1]});
-  const std::string script = nul({"update refs/heads/main", c[0], c[2],  // checked
-                                  "update refs/heads/old", c[1], "",     // empty old: unchecked
-                                  "create refs/heads/new", c[2],         //
-                                  "delete refs/heads/gone", c[0],        // checked
-                                  "delete refs/heads/gone2", "",         // unchecked
-                                  "verify refs/heads/stay", c[1],        //
-                                  "verify refs/heads/absent", "",        // must not exist
-                                  "verify refs/heads/absent2", kZero,    // must not exist
-                                  "update refs/heads/a b/../c", c[0], kZero});
+  const std::string script = nul({"update refs/heads/main",     c[0],  c[2],  // checked
+                                  "update refs/heads/old",      c[1],  "",  // empty old: unchecked
+                                  "create refs/heads/new",      c[2],       //
+                                  "delete refs/heads/gone",     c[0],       // checked
+                                  "delete refs/heads/gone2",    "",         // unchecked
+                                  "verify refs/heads/stay",     c[1],       //
+                                  "verify refs/heads/absent",   "",         // must not exist
+                                  "verify refs/heads/absent2",  kZero,      // must not exist
+                                  "update refs/heads/a b/../c", c[0],  kZero});
   // The last command has an invalid name: first check that it is rejected as a whole...
   GitSnapshot before = snapshot_git(repo);
   RunResult bad = run_apply(repo, script, {"-z"});
@@ -162,8 +162,8 @@ TEST_CASE("apply -z reads NUL-separated commands like git update-ref -z") {
 
   // A failed precondition in -z mode: exit 1, nothing applied.
   GitSnapshot mid = snapshot_git(repo);
-  RunResult stale = run_apply(repo, nul({"update refs/heads/old", c[2], "", "update refs/heads/main", c[1], c[2]}),
-                          {"-z"});
+  RunResult stale = run_apply(
+      repo, nul({"update refs/heads/old", c[2], "", "update refs/heads/main", c[1], c[2]}), {"-z"});
   CHECK(stale.exit_code == 1);
   CHECK_FALSE(stale.err.empty());
   CHECK(repo.refs() == mid.refs);
@@ -176,20 +176,21 @@ TEST_CASE("a failed precondition exits 1 and applies nothing") {
   repo.git({"update-ref", "refs/heads/other", c[1]});
   const std::string head = read_file(repo.git_dir() + "/HEAD");
   const auto refs = repo.refs();
-  const std::string prefix = "update refs/heads/other " + c[0] + " " + c[1] + "\ncreate refs/heads/brand-new " +
-                             c[0] + "\n";  // valid: must not be applied either
+  const std::string prefix = "update refs/heads/other " + c[0] + " " + c[1] +
+                             "\ncreate refs/heads/brand-new " + c[0] +
+                             "\n";  // valid: must not be applied either
 
   const std::vector<std::string> cases = {
-      "update refs/heads/main " + c[0] + " " + c[1] + "\n",      // wrong old value
-      "update refs/heads/main " + c[0] + " " + kZero + "\n",     // must not exist, but does
-      "create refs/heads/main " + c[0] + "\n",                   // exists
-      "delete refs/heads/main " + c[1] + "\n",                   // wrong old value
-      "verify refs/heads/main " + c[1] + "\n",                   // wrong value
-      "verify refs/heads/main\n",                                // must not exist, but does
-      "verify refs/heads/main " + kZero + "\n",                  // must not exist, but does
-      "verify refs/heads/absent " + c[1] + "\n",                 // does not exist
-      "update refs/heads/absent " + c[0] + " " + c[1] + "\n",    // does not exist
-      "delete refs/heads/absent " + c[1] + "\n",                 // does not exist
+      "update refs/heads/main " + c[0] + " " + c[1] + "\n",    // wrong old value
+      "update refs/heads/main " + c[0] + " " + kZero + "\n",   // must not exist, but does
+      "create refs/heads/main " + c[0] + "\n",                 // exists
+      "delete refs/heads/main " + c[1] + "\n",                 // wrong old value
+      "verify refs/heads/main " + c[1] + "\n",                 // wrong value
+      "verify refs/heads/main\n",                              // must not exist, but does
+      "verify refs/heads/main " + kZero + "\n",                // must not exist, but does
+      "verify refs/heads/absent " + c[1] + "\n",               // does not exist
+      "update refs/heads/absent " + c[0] + " " + c[1] + "\n",  // does not exist
+      "delete refs/heads/absent " + c[1] + "\n",               // does not exist
   };
   for (const std::string& bad : cases) {
     for (const std::string& script : {bad, prefix + bad}) {
@@ -210,10 +211,10 @@ TEST_CASE("an old-value mismatch is journaled as aborted with a reason and the r
   TempRepo repo;
   const auto& c = repo.commits();  // main = c[2]
   repo.git({"update-ref", "refs/heads/other", c[1]});
-  RunResult r = run_apply(repo,
-                      "update refs/heads/other " + c[0] + "\nupdate refs/heads/main " + c[0] + " " +
-                          c[1] + "\n",
-                      {"-m", "stale"});
+  RunResult r = run_apply(
+      repo,
+      "update refs/heads/other " + c[0] + "\nupdate refs/heads/main " + c[0] + " " + c[1] + "\n",
+      {"-m", "stale"});
   REQUIRE(r.exit_code == 1);
   CHECK(repo.ref("refs/heads/main") == c[2]);
   CHECK(repo.ref("refs/heads/other") == c[1]);
@@ -235,8 +236,8 @@ TEST_CASE("an old-value mismatch is journaled as aborted with a reason and the r
   CHECK(shown["reason"].str() == rec["reason"].str());
 
   // The same script with the right old value now commits.
-  RunResult ok = run_apply(repo, "update refs/heads/other " + c[0] + "\nupdate refs/heads/main " + c[0] +
-                                 " " + c[2] + "\n");
+  RunResult ok = run_apply(repo, "update refs/heads/other " + c[0] + "\nupdate refs/heads/main " +
+                                     c[0] + " " + c[2] + "\n");
   committed_id(ok);
   CHECK(repo.ref("refs/heads/main") == c[0]);
   CHECK(repo.ref("refs/heads/other") == c[0]);
@@ -270,7 +271,8 @@ TEST_CASE("a ref locked by another writer fails with exit 1 and the lock is left
     fs::create_directories(repo.git_dir() + "/refs/heads/topic");
     const std::string lock = repo.git_dir() + "/refs/heads/topic/x.lock";
     write_file(lock, "");
-    const std::string script = "update refs/heads/other " + c[0] + "\ncreate refs/heads/topic/x " + c[0] + "\n";
+    const std::string script =
+        "update refs/heads/other " + c[0] + "\ncreate refs/heads/topic/x " + c[0] + "\n";
     RunResult r = run_apply(repo, script);
     CHECK(r.exit_code == 1);
     CHECK(repo.refs() == refs);
@@ -313,8 +315,8 @@ TEST_CASE("a name clash fails with exit 1 and applies nothing") {
       CHECK(repo.lock_files().empty());
     }
   };
-  check_clash("create refs/heads/main/sub " + c[0] + "\n");           // refs/heads/main exists
-  check_clash("update refs/heads/dir " + c[0] + "\n");                // refs/heads/dir/leaf exists
+  check_clash("create refs/heads/main/sub " + c[0] + "\n");  // refs/heads/main exists
+  check_clash("update refs/heads/dir " + c[0] + "\n");       // refs/heads/dir/leaf exists
   check_clash("create refs/heads/w " + c[0] + "\ncreate refs/heads/w/x " + c[0] + "\n");  // both
   repo.git({"pack-refs", "--all"});
   check_clash("create refs/heads/main/sub " + c[0] + "\n");  // packed this time
@@ -404,7 +406,8 @@ TEST_CASE("invalid text scripts exit 2, name the line and the problem, and chang
       // the same ref twice
       at2("update refs/heads/main " + c[1], "more than once"),
       at2("verify refs/heads/main " + c[2], "more than once"),
-      {"create refs/heads/x" + n + "\nverify refs/heads/y\ndelete refs/heads/x\n", 3, "more than once"},
+      {"create refs/heads/x" + n + "\nverify refs/heads/y\ndelete refs/heads/x\n", 3,
+       "more than once"},
       // a bad line after many good ones
       {ok + "create refs/heads/a" + n + "\ncreate refs/heads/b" + n + "\ncreate refs/heads/c" + n +
            "\nfrob\n",
@@ -438,11 +441,11 @@ TEST_CASE("invalid -z scripts exit 2, name the command and the problem, and chan
       at2(nul({"frob refs/heads/x", c[0], ""}), "frob"),
       at2(nul({""}), "empty command"),
       at2(nul({"update", c[0], ""}), "missing ref"),
-      at2(nul({"update refs/heads/x", c[0]}), "truncated"),          // old field missing
+      at2(nul({"update refs/heads/x", c[0]}), "truncated"),  // old field missing
       at2(nul({"update refs/heads/x"}), "truncated"),
-      at2("update refs/heads/x", "not terminated"),                   // no NUL at all
-      at2(nul({"update refs/heads/x", c[0]}) + c[1], "truncated"),   // last field unterminated
-      at2(nul({"update refs/heads/x", "", ""}), "bad new value"),     // empty new value
+      at2("update refs/heads/x", "not terminated"),                 // no NUL at all
+      at2(nul({"update refs/heads/x", c[0]}) + c[1], "truncated"),  // last field unterminated
+      at2(nul({"update refs/heads/x", "", ""}), "bad new value"),   // empty new value
       at2(nul({"create refs/heads/x", ""}), "bad new value"),
       at2(nul({"update refs/heads/x", c[0].substr(0, 7), ""}), "bad new value"),
       at2(nul({"update refs/heads/x", c[0] + " ", ""}), "bad new value"),
@@ -489,7 +492,8 @@ TEST_CASE("HEAD is never touched") {
   }
   SUBCASE("detached HEAD") {
     write_file(head_path, c[1] + "\n");
-    committed_id(run_apply(repo, "update refs/heads/main " + c[0] + "\ncreate refs/heads/b " + c[2] + "\n"));
+    committed_id(
+        run_apply(repo, "update refs/heads/main " + c[0] + "\ncreate refs/heads/b " + c[2] + "\n"));
     CHECK(read_file(head_path) == c[1] + "\n");
     CHECK(repo.ref("HEAD") == c[1]);
     CHECK(run_apply(repo, nul({"update HEAD", c[2], ""}), {"-z"}).exit_code == 2);
@@ -506,7 +510,8 @@ TEST_CASE("deleting packed and loose refs leaves no lock or packed-refs.new behi
   repo.git({"pack-refs", "--all"});
   repo.git({"update-ref", "refs/heads/p2", c[2]});  // loose over packed
   repo.git({"update-ref", "refs/heads/l1", c[0]});  // loose only
-  committed_id(run_apply(repo, "delete refs/heads/p1 " + c[0] + "\ndelete refs/heads/p2\ndelete refs/heads/l1\n"));
+  committed_id(run_apply(
+      repo, "delete refs/heads/p1 " + c[0] + "\ndelete refs/heads/p2\ndelete refs/heads/l1\n"));
   CHECK(repo.refs() == std::map<std::string, std::string>{{"refs/heads/main", c[2]}});
   CHECK(repo.lock_files().empty());
   CHECK_FALSE(fs::exists(repo.git_dir() + "/packed-refs.new"));

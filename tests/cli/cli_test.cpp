@@ -5,6 +5,8 @@
 #include <filesystem>
 #include <set>
 
+#include "core/steps.hpp"
+#include "reftx/reftx.hpp"
 #include "support/git_helpers.hpp"
 #include "support/journal_json.hpp"
 #include "support/record_checks.hpp"
@@ -12,8 +14,6 @@
 #include "support/snapshot.hpp"
 #include "support/text.hpp"
 #include "support/unchanged.hpp"
-#include "core/steps.hpp"
-#include "reftx/reftx.hpp"
 
 namespace fs = std::filesystem;
 using namespace reftx::test;
@@ -26,7 +26,9 @@ void require_not_a_repository(const std::string& dir) {
   REQUIRE_MESSAGE(git.exit_code != 0, (std::string("inside a git repository: ") + dir));
 }
 
-bool dir_is_empty(const std::string& dir) { return fs::is_empty(dir); }
+bool dir_is_empty(const std::string& dir) {
+  return fs::is_empty(dir);
+}
 
 }  // namespace
 
@@ -73,8 +75,9 @@ TEST_CASE("a bare repository works for every command") {
   const auto& c = repo.commits();
   const std::string head = read_file(repo.git_dir() + "/HEAD");
 
-  RunResult r = run_apply(repo, "update refs/heads/main " + c[1] + " " + c[2] + "\ncreate refs/tags/v1 " +
-                                c[0] + "\n", {"-m", "bare"});
+  RunResult r = run_apply(
+      repo, "update refs/heads/main " + c[1] + " " + c[2] + "\ncreate refs/tags/v1 " + c[0] + "\n",
+      {"-m", "bare"});
   const std::string id = committed_id(r);
   CHECK(repo.ref("refs/heads/main") == c[1]);
   CHECK(repo.ref("refs/tags/v1") == c[0]);
@@ -150,15 +153,16 @@ TEST_CASE("--journal puts the journal in the given directory") {
   CHECK_FALSE(dir_is_empty(jdir));
 
   // Both spellings read it; the default journal does not have it.
-  for (const std::vector<std::string>& globals :
-       {std::vector<std::string>{"--journal", jdir}, std::vector<std::string>{"--journal=" + jdir}}) {
+  for (const std::vector<std::string>& globals : {std::vector<std::string>{"--journal", jdir},
+                                                  std::vector<std::string>{"--journal=" + jdir}}) {
     std::vector<Json> records = journal_json(repo, globals);
     REQUIRE(records.size() == 1);
     CHECK(records[0]["id"].str() == id);
     CHECK(records[0]["message"].str() == "elsewhere");
   }
   CHECK(journal_json(repo).empty());
-  RunResult shown = reftx_raw({"--journal", jdir, "-C", repo.path(), "journal", "show", id, "--json"});
+  RunResult shown =
+      reftx_raw({"--journal", jdir, "-C", repo.path(), "journal", "show", id, "--json"});
   CHECK(shown.exit_code == 0);
   CHECK(parse_json(split_lines(shown.out).at(0))["id"].str() == id);
   RunResult not_default = repo.reftx({"journal", "show", id});
@@ -219,13 +223,13 @@ TEST_CASE("usage errors exit 2 with a message on stderr and change nothing") {
     std::string input;
   };
   const std::vector<Case> cases = {
-      {{}, ""},                                  // no command
-      {{"frobnicate"}, ""},                      // unknown command
-      {{"--frobnicate", "apply"}, script},       // unknown global option
-      {{"apply", "--frobnicate"}, script},       // unknown apply option
-      {{"apply", "-x"}, script},                 // unknown short option
-      {{"apply", "extra"}, script},              // too many arguments
-      {{"apply", "-m"}, script},                 // -m without its value
+      {{}, ""},                             // no command
+      {{"frobnicate"}, ""},                 // unknown command
+      {{"--frobnicate", "apply"}, script},  // unknown global option
+      {{"apply", "--frobnicate"}, script},  // unknown apply option
+      {{"apply", "-x"}, script},            // unknown short option
+      {{"apply", "extra"}, script},         // too many arguments
+      {{"apply", "-m"}, script},            // -m without its value
       {{"recover", "extra"}, ""},
       {{"recover", "--frobnicate"}, ""},
       {{"journal"}, ""},

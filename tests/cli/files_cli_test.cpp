@@ -421,9 +421,9 @@ TEST_CASE("write, replace, remove, modes and keys commit together and are journa
   CHECK(perms(wt + "/script.sh") == 0755);
   CHECK(perms(wt + "/plain.sh") == 0644);
   // git sees exactly the intended changes (and no temp file).
-  CHECK(git_status_entries(repo) == std::set<std::string>{" M edit.txt", " D gone.txt", " M private.txt",
-                                              " M script.sh", " M plain.sh", "?? new/deep/file.txt",
-                                              "?? notes.txt"});
+  CHECK(git_status_entries(repo) ==
+        std::set<std::string>{" M edit.txt", " D gone.txt", " M private.txt", " M script.sh",
+                              " M plain.sh", "?? new/deep/file.txt", "?? notes.txt"});
 
   const Json rec = show_json(repo, id);
   CHECK(rec["state"].str() == "committed");
@@ -481,7 +481,8 @@ TEST_CASE("paths with spaces, UTF-8, quotes and newlines, C-quoted or with -z") 
   CHECK(read_file(wt + "/" + raw_path) == "three\n");
   CHECK(read_file(wt + "/" + raw_newline_path) == "four\n");
   CHECK(git_status_entries(repo) == std::set<std::string>{"?? " + quoted_path, "?? " + newline_path,
-                                              "?? " + raw_path, "?? " + raw_newline_path});
+                                                          "?? " + raw_path,
+                                                          "?? " + raw_newline_path});
   const Json rec1 = show_json(repo, id1);
   check_file(rec1, quoted_path, kZero, b1, "100644");
   check_file(rec1, newline_path, kZero, b2, "100644");
@@ -640,8 +641,8 @@ TEST_CASE("a --work-tree that contains the git directory or the journal refuses 
   TempDir project;
   const std::string git_dir = project.path() + "/state.git";
   REQUIRE(run({"git", "init", "-q", "--bare", git_dir}).exit_code == 0);
-  RunResult hashed = run(
-      {"git", "--git-dir=" + git_dir, "hash-object", "-w", "--stdin"}, with_input("content\n"));
+  RunResult hashed =
+      run({"git", "--git-dir=" + git_dir, "hash-object", "-w", "--stdin"}, with_input("content\n"));
   REQUIRE(hashed.exit_code == 0);
   const std::string b = hashed.out.substr(0, 40);
   const std::vector<std::string> globals = {

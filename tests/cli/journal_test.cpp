@@ -60,8 +60,8 @@ TEST_CASE("on a repository where nothing ran, journal prints nothing and exits 0
   // Rejected scripts record nothing either.
   const auto& c = repo.commits();
   CHECK(run_apply(repo, "frob\n").exit_code == 2);
-  CHECK(run_apply(repo, "update refs/heads/main 0123456789abcdef0123456789abcdef01234567\n").exit_code ==
-        2);
+  CHECK(run_apply(repo, "update refs/heads/main 0123456789abcdef0123456789abcdef01234567\n")
+            .exit_code == 2);
   CHECK(run_apply(repo, "update HEAD " + c[0] + "\n").exit_code == 2);
   check_empty_journal(repo);
 
@@ -115,12 +115,14 @@ TEST_CASE("journal --json prints one JSON object per line; list and show agree")
   TempRepo repo;
   const auto& c = repo.commits();  // main = c[2]
   repo.git({"update-ref", "refs/heads/other", c[0]});
-  committed_id(run_apply(repo, "update refs/heads/main " + c[1] + " " + c[2] + "\ndelete refs/heads/other\n",
-                     {"-m", "first"}));
+  committed_id(
+      run_apply(repo, "update refs/heads/main " + c[1] + " " + c[2] + "\ndelete refs/heads/other\n",
+                {"-m", "first"}));
   CHECK(run_apply(repo, "update refs/heads/main " + c[0] + " " + c[2] + "\n", {"-m", "second"})
             .exit_code == 1);
-  committed_id(run_apply(repo, "create refs/tags/t " + c[0] + "\nverify refs/heads/main " + c[1] + "\n",
-                     {"-m", "third"}));
+  committed_id(run_apply(repo,
+                         "create refs/tags/t " + c[0] + "\nverify refs/heads/main " + c[1] + "\n",
+                         {"-m", "third"}));
 
   RunResult list = repo.reftx({"journal", "list", "--json"});
   REQUIRE(list.exit_code == 0);
@@ -200,7 +202,8 @@ TEST_CASE("messages round-trip exactly through journal --json, also under LC_ALL
       "\n",
       "tab\there, \"double\" and 'single' quotes, back\\slash\\\\, /slash/, \\n not a newline",
       "emoji \xF0\x9F\x98\x80\xF0\x9F\x8E\x89 \xF0\x9F\x91\xA8\xE2\x80\x8D\xF0\x9F\x91\xA9",
-      "\xE6\x97\xA5\xE6\x9C\xAC\xE8\xAA\x9E \xCE\x95\xCE\xBB\xCE\xBB\xCE\xB7\xCE\xBD\xCE\xB9\xCE\xBA"
+      "\xE6\x97\xA5\xE6\x9C\xAC\xE8\xAA\x9E "
+      "\xCE\x95\xCE\xBB\xCE\xBB\xCE\xB7\xCE\xBD\xCE\xB9\xCE\xBA"
       "\xCE\xAC \xD7\xA2\xD7\x91\xD7\xA8\xD7\x99\xD7\xAA e\xCC\x81 \xEF\xBB\xBF \xE2\x80\xAE",
       "controls \x01\x02\x1b[31m\x1f\x7f and \r\n crlf",
       "{\"json\": [1, 2, null], \"k\": \"v\"}",
@@ -239,8 +242,8 @@ TEST_CASE("messages round-trip exactly through journal --json, also under LC_ALL
     }
   }
   // -z scripts take messages the same way.
-  RunResult z = run_apply(repo, nul({"update refs/heads/main", c[0], ""}), {"-z", "-m", messages[4]},
-                      {{"LC_ALL", "C"}});
+  RunResult z = run_apply(repo, nul({"update refs/heads/main", c[0], ""}),
+                          {"-z", "-m", messages[4]}, {{"LC_ALL", "C"}});
   CHECK(show_json(repo, committed_id(z))["message"].str() == messages[4]);
 }
 
@@ -257,7 +260,8 @@ TEST_CASE("recover exits 0 and prints nothing on a clean repository, every time"
     TempRepo repo;
     const auto& c = repo.commits();
     const std::string head = read_file(repo.git_dir() + "/HEAD");
-    committed_id(run_apply(repo, "update refs/heads/main " + c[0] + "\ncreate refs/heads/x " + c[1] + "\n"));
+    committed_id(
+        run_apply(repo, "update refs/heads/main " + c[0] + "\ncreate refs/heads/x " + c[1] + "\n"));
     CHECK(run_apply(repo, "update refs/heads/main " + c[1] + " " + c[2] + "\n").exit_code == 1);
     CHECK(run_apply(repo, "update refs/heads/main\n").exit_code == 2);
     write_file(repo.git_dir() + "/refs/heads/x.lock", "");

@@ -18,6 +18,7 @@
 #include <thread>
 #include <vector>
 
+#include "reftx/reftx.hpp"
 #include "support/checks.hpp"
 #include "support/git_helpers.hpp"
 #include "support/journal_json.hpp"
@@ -28,7 +29,6 @@
 #include "support/reftx_cli.hpp"
 #include "support/snapshot.hpp"
 #include "support/text.hpp"
-#include "reftx/reftx.hpp"
 
 namespace reftx::test::crash {
 namespace {
@@ -37,17 +37,21 @@ constexpr const char* kCounter = "refs/heads/counter";
 constexpr int kMaxAttempts = 2000;  // a writer that never gets through is livelocked
 
 struct WriterLog {
-  std::string name;                       // writer name; its private ref is refs/heads/priv/<name>
-  std::vector<std::uint64_t> ids;         // ids of successful transactions, in order
-  std::vector<std::string> commits;       // the commit each of them put on the counter
-  int conflicts = 0;                      // attempts refused because the counter had moved
-  int locked = 0;  // library attempts refused because another writer held the counter's lock
-  std::string error;                      // anything else: the test fails with it
+  std::string name;                  // writer name; its private ref is refs/heads/priv/<name>
+  std::vector<std::uint64_t> ids;    // ids of successful transactions, in order
+  std::vector<std::string> commits;  // the commit each of them put on the counter
+  int conflicts = 0;                 // attempts refused because the counter had moved
+  int locked = 0;     // library attempts refused because another writer held the counter's lock
+  std::string error;  // anything else: the test fails with it
 };
 
-std::string private_ref(const WriterLog& log) { return "refs/heads/priv/" + log.name; }
+std::string private_ref(const WriterLog& log) {
+  return "refs/heads/priv/" + log.name;
+}
 
-int successes_per_writer() { return env_count("REFTX_CONCURRENCY_ITERATIONS", 12); }
+int successes_per_writer() {
+  return env_count("REFTX_CONCURRENCY_ITERATIONS", 12);
+}
 
 // A repository whose counter starts at its only commit (`base`), and the (empty) tree of the
 // writers' commits.
@@ -74,9 +78,9 @@ Attempt prepare_attempt(const TempRepo& repo, const std::string& tree, const Wri
   std::optional<std::string> cur = repo.ref(kCounter);
   if (!cur) throw std::runtime_error("counter vanished");
   a.old_counter = *cur;
-  a.new_commit = repo.git({"commit-tree", tree, "-p", a.old_counter, "-m",
-                           log.name + " #" + std::to_string(log.ids.size()) + " attempt " +
-                               std::to_string(attempt)});
+  a.new_commit = repo.git(
+      {"commit-tree", tree, "-p", a.old_counter, "-m",
+       log.name + " #" + std::to_string(log.ids.size()) + " attempt " + std::to_string(attempt)});
   return a;
 }
 
@@ -88,9 +92,8 @@ void cli_writer(const TempRepo& repo, const std::string& tree, int successes, Wr
       if (attempt >= kMaxAttempts) throw std::runtime_error("no progress");
       Attempt a = prepare_attempt(repo, tree, log, attempt);
       RunOptions options;
-      options.input = "update " + std::string(kCounter) + " " + a.new_commit + " " +
-                      a.old_counter + "\nupdate " + private_ref(log) + " " + a.new_commit + " " +
-                      priv_old + "\n";
+      options.input = "update " + std::string(kCounter) + " " + a.new_commit + " " + a.old_counter +
+                      "\nupdate " + private_ref(log) + " " + a.new_commit + " " + priv_old + "\n";
       RunResult r = repo.reftx({"apply", "-m", log.name}, options);
       if (r.exit_code == 1) {
         ++log.conflicts;
@@ -115,10 +118,10 @@ void library_writer(const TempRepo& repo, Store& store, const std::string& tree,
     for (int attempt = 0; static_cast<int>(log.ids.size()) < successes; ++attempt) {
       if (attempt >= kMaxAttempts) throw std::runtime_error("no progress");
       Attempt a = prepare_attempt(repo, tree, log, attempt);
-      Result<std::uint64_t> id = store.commit(Batch(log.name)
-                                     .update(kCounter, a.new_commit, a.old_counter)
-                                     .update(private_ref(log), a.new_commit, priv_old)
-                                     );
+      Result<std::uint64_t> id =
+          store.commit(Batch(log.name)
+                           .update(kCounter, a.new_commit, a.old_counter)
+                           .update(private_ref(log), a.new_commit, priv_old));
       if (!id && (id.error().kind == ErrorKind::conflict || id.error().kind == ErrorKind::locked)) {
         // git refused at prepare either way, so the attempt is journaled as aborted.
         if (id.error().transaction_id == 0) throw std::runtime_error("refusal without an id");
@@ -142,11 +145,9 @@ void check_no_lost_update(const TempRepo& repo, const std::string& base,
   for (const WriterLog& log : logs) CHECK_MESSAGE(log.error.empty(), log.name, ": ", log.error);
 
   // The first-parent chain from the counter down to the base.
-  std::vector<std::string> chain =
-      split_lines(repo.git({"rev-list", "--first-parent", kCounter}));
+  std::vector<std::string> chain = split_lines(repo.git({"rev-list", "--first-parent", kCounter}));
   std::map<std::string, std::string> parent_of;
-  for (const std::string& line :
-       split_lines(repo.git({"rev-list", "--parents", kCounter}))) {
+  for (const std::string& line : split_lines(repo.git({"rev-list", "--parents", kCounter}))) {
     std::istringstream in(line);
     std::string commit, parent;
     in >> commit >> parent;
@@ -178,8 +179,8 @@ void check_no_lost_update(const TempRepo& repo, const std::string& base,
   std::cout << "[concurrency] " << logs.size() << " writers: " << successes << " commits, "
             << conflicts << " refused compare-and-swaps (CLI: every exit 1), " << locked
             << " refused on a held lock (library)" << std::endl;
-  CHECK_MESSAGE(chain.size() == successes + 1, "chain has ", chain.size() - 1,
-                " commits for ", successes, " successful transactions");
+  CHECK_MESSAGE(chain.size() == successes + 1, "chain has ", chain.size() - 1, " commits for ",
+                successes, " successful transactions");
   std::set<std::string> on_chain(chain.begin(), chain.end() - 1);
   CHECK(on_chain == committed);  // no success missing, nothing foreign
 
@@ -210,8 +211,8 @@ void check_no_lost_update(const TempRepo& repo, const std::string& base,
     CHECK(priv.new_oid == counter.new_oid);
     // The private ref's journaled old value is the writer's previous commit.
     const auto& ids = w->second->ids;
-    std::size_t k = static_cast<std::size_t>(std::find(ids.begin(), ids.end(), rec.id) -
-                                             ids.begin());
+    std::size_t k =
+        static_cast<std::size_t>(std::find(ids.begin(), ids.end(), rec.id) - ids.begin());
     REQUIRE(k < ids.size());
     CHECK(priv.old_oid == (k == 0 ? kZeroOid : w->second->commits[k - 1]));
     CHECK(w->second->commits[k] == counter.new_oid);
@@ -252,8 +253,8 @@ TEST_CASE("library threads sharing a Store and reftx processes lose no update") 
     for (std::size_t i = 0; i < logs.size(); ++i) {
       if (i < 2) {
         logs[i].name = "lib" + std::to_string(i);
-        threads.emplace_back(library_writer, std::cref(c.repo), std::ref(store),
-                             std::cref(c.tree), successes, std::ref(logs[i]));
+        threads.emplace_back(library_writer, std::cref(c.repo), std::ref(store), std::cref(c.tree),
+                             successes, std::ref(logs[i]));
       } else {
         logs[i].name = "cli" + std::to_string(i);
         threads.emplace_back(cli_writer, std::cref(c.repo), std::cref(c.tree), successes,

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "core/steps.hpp"
 #include "support/checks.hpp"
 #include "support/git_helpers.hpp"
 #include "support/journal_json.hpp"
@@ -21,7 +22,6 @@
 #include "support/reftx_cli.hpp"
 #include "support/snapshot.hpp"
 #include "support/text.hpp"
-#include "core/steps.hpp"
 
 namespace reftx::test::crash {
 namespace {
@@ -36,8 +36,8 @@ struct Fixture {
     c0 = repo.commits()[0];
     c1 = repo.commits()[1];
     c2 = repo.commits()[2];
-    for (const char* name : {"refs/heads/a", "refs/heads/b", "refs/heads/packed-del",
-                             "refs/heads/other"}) {
+    for (const char* name :
+         {"refs/heads/a", "refs/heads/b", "refs/heads/packed-del", "refs/heads/other"}) {
       repo.git({"update-ref", name, c0});
     }
     repo.git({"update-ref", "refs/tags/v1", c1});
@@ -129,13 +129,14 @@ const std::map<std::string, ApplyExpectation>& apply_expectations() {
 }
 
 // Applies killed before recover.* points are exercised.
-const std::vector<std::string> kInterruptedApplies = {
-    "apply.recorded", "apply.prepared",      "apply.decided",
-    "apply.commit-sent", "apply.git-committed", "abort.git-refused"};
+const std::vector<std::string> kInterruptedApplies = {"apply.recorded",      "apply.prepared",
+                                                      "apply.decided",       "apply.commit-sent",
+                                                      "apply.git-committed", "abort.git-refused"};
 
 TEST_CASE("crash-points lists the library's crash points, one family per path") {
   std::vector<std::string> from_binary = binary_crash_points();
-  REQUIRE_MESSAGE(core::crash_points_enabled(), "built without crash points (-Dcrash_points=false)");
+  REQUIRE_MESSAGE(core::crash_points_enabled(),
+                  "built without crash points (-Dcrash_points=false)");
   std::vector<std::string> from_library(core::crash_point_names().begin(),
                                         core::crash_point_names().end());
   CHECK(from_binary == from_library);
@@ -152,8 +153,8 @@ TEST_CASE("every apply.* and abort.* crash point is recovered all-or-nothing") {
   for (const std::string& point : binary_crash_points()) {
     if (point.starts_with("recover.")) continue;
     auto it = apply_expectations().find(point);
-    REQUIRE_MESSAGE(it != apply_expectations().end(),
-                    "crash point ", point, " has no expectation in crash_matrix_test.cpp");
+    REQUIRE_MESSAGE(it != apply_expectations().end(), "crash point ", point,
+                    " has no expectation in crash_matrix_test.cpp");
     const ApplyExpectation& expect = it->second;
     for (bool group_kill : {false, true}) {
       INFO("crash point ", point, std::string(group_kill ? " + process-group kill" : ""));
@@ -169,8 +170,7 @@ TEST_CASE("every apply.* and abort.* crash point is recovered all-or-nothing") {
       CHECK_MESSAGE(after.side == expect.outcome, "refs are ", to_string(after.side));
       REQUIRE(after.record.has_value());
       CHECK(after.record->id == before.id);
-      CHECK(after.record->state ==
-            (expect.outcome == Side::new_values ? "committed" : "aborted"));
+      CHECK(after.record->state == (expect.outcome == Side::new_values ? "committed" : "aborted"));
       if (point == "abort.aborted") {  // git's refusal is the recorded reason
         CHECK_MESSAGE(after.record->reason.find("refs/heads/b") != std::string::npos,
                       "reason does not name the ref: ", after.record->reason);
@@ -310,8 +310,8 @@ TEST_CASE("recovery does not clobber a ref changed by an outside writer after th
   }
 }
 
-// git's `prepare: ok` does not guarantee its `commit` (docs/facts.md): a lock on a ref that does not
-// exist yet does not stop another writer from creating a ref below it. Then git's commit fails
+// git's `prepare: ok` does not guarantee its `commit` (docs/facts.md): a lock on a ref that does
+// not exist yet does not stop another writer from creating a ref below it. Then git's commit fails
 // after applying the refs before it, and reftx must undo those (rolling_back). This stops the
 // apply (SIGSTOP) once git holds every lock, lets an outside writer create refs/heads/n1/sub,
 // and resumes it: with no crash, killed where the rolling_back record is durable

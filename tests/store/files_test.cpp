@@ -84,12 +84,11 @@ TEST_CASE("refs, files and state change together; the journal keeps old and new"
   const std::string run_sh = blob_of(repo, "#!/bin/sh\necho hi\n");
 
   auto id = store.commit(Batch("mixed")
-                .update("refs/jin/layers/global", c[1])
-                .write_file_content("keep.txt", "new keep\n")
-                .write_file("bin/tools/run.sh", run_sh, kZeroOid, 0100755)
-                .remove_file("gone.txt")
-                .set("jin/staging", "layer=global")
-                );
+                             .update("refs/jin/layers/global", c[1])
+                             .write_file_content("keep.txt", "new keep\n")
+                             .write_file("bin/tools/run.sh", run_sh, kZeroOid, 0100755)
+                             .remove_file("gone.txt")
+                             .set("jin/staging", "layer=global"));
   REQUIRE_MESSAGE(id.ok(), id.error().message);
   CHECK(repo.ref("refs/jin/layers/global") == c[1]);
   CHECK(slurp(root + "/keep.txt") == "new keep\n");
@@ -145,11 +144,10 @@ TEST_CASE("a transaction that aborts changes no file and no state") {
   Store store = open_store(repo.path());
   REQUIRE(store.commit(Batch().set("k", "before")).ok());
   auto id = store.commit(Batch("wrong old ref")
-                .update("refs/heads/main", c[0], c[1])  // main is at c[2]
-                .write_file_content("new/dir/f.txt", "x")
-                .write_file_content("f.txt", "replaced\n")
-                .set("k", "after")
-                );
+                             .update("refs/heads/main", c[0], c[1])  // main is at c[2]
+                             .write_file_content("new/dir/f.txt", "x")
+                             .write_file_content("f.txt", "replaced\n")
+                             .set("k", "after"));
   REQUIRE_FALSE(id.ok());
   CHECK(id.error().kind == ErrorKind::conflict);
   CHECK(slurp(repo.path() + "/f.txt") == "original\n");
@@ -193,11 +191,8 @@ TEST_CASE("a file changed by another writer after it was checked is never overwr
 
   SUBCASE("before the decision (during git's prepare): the transaction aborts") {
     hook_once(repo, "prepared", "  echo outside > '" + cfg + "'");
-    auto id = store.commit(Batch()
-                  .update("refs/heads/main", c[0])
-                  .write_file_content("cfg", "v2\n")
-                  .set("k", "v")
-                  );
+    auto id = store.commit(
+        Batch().update("refs/heads/main", c[0]).write_file_content("cfg", "v2\n").set("k", "v"));
     REQUIRE_FALSE(id.ok());
     CHECK_MESSAGE(id.error().kind == ErrorKind::conflict, id.error().message);
     CHECK(slurp(cfg) == "outside\n");
@@ -208,10 +203,9 @@ TEST_CASE("a file changed by another writer after it was checked is never overwr
   SUBCASE("after the decision (during git's commit): the file is left alone and reported") {
     hook_once(repo, "committed", "  echo outside > '" + cfg + "'");
     auto id = store.commit(Batch()
-                  .update("refs/heads/main", c[0])
-                  .write_file_content("cfg", "v2\n")
-                  .write_file_content("other", "o\n")
-                  );
+                               .update("refs/heads/main", c[0])
+                               .write_file_content("cfg", "v2\n")
+                               .write_file_content("other", "o\n"));
     REQUIRE_FALSE(id.ok());
     CHECK(id.error().message.find("cfg") != std::string::npos);
     CHECK(slurp(cfg) == "outside\n");
@@ -268,12 +262,11 @@ TEST_CASE("a commit git fails after prepare restores files and state") {
   Store store = open_store(repo.path());
   REQUIRE(store.commit(Batch().set("k", "before")).ok());
   auto id = store.commit(Batch("clash")
-                .update("refs/heads/main", c[0], c[2])
-                .create("refs/heads/n1", c[0])
-                .write_file_content("cfg", "v2\n")
-                .write_file_content("made/new", "n\n")
-                .set("k", "after")
-                );
+                             .update("refs/heads/main", c[0], c[2])
+                             .create("refs/heads/n1", c[0])
+                             .write_file_content("cfg", "v2\n")
+                             .write_file_content("made/new", "n\n")
+                             .set("k", "after"));
   REQUIRE_FALSE(id.ok());
   CHECK_MESSAGE(id.error().kind == ErrorKind::conflict, id.error().message);
   CHECK(repo.ref("refs/heads/main") == c[2]);
@@ -315,9 +308,8 @@ TEST_CASE("a bare repository writes files only into the work tree it is given") 
   options.work_tree = project.path();
   Store store = open_store(repo.path(), options);
   auto id = store.commit(Batch()
-                .update("refs/jin/layers/project", repo.commits()[0])
-                .write_file_content(".editorconfig", "root = true\n")
-                );
+                             .update("refs/jin/layers/project", repo.commits()[0])
+                             .write_file_content(".editorconfig", "root = true\n"));
   REQUIRE_MESSAGE(id.ok(), id.error().message);
   CHECK(slurp(project.path() + "/.editorconfig") == "root = true\n");
 

@@ -36,8 +36,9 @@ Options no_auto_recovery() {
 TEST_CASE("opening a store rolls a decided transaction of a dead process forward") {
   TempRepo repo;
   const auto& c = repo.commits();
-  crash_apply(repo, "apply.decided",
-              "update refs/heads/main " + c[0] + " " + c[2] + "\ncreate refs/heads/b " + c[1] + "\n");
+  crash_apply(
+      repo, "apply.decided",
+      "update refs/heads/main " + c[0] + " " + c[2] + "\ncreate refs/heads/b " + c[1] + "\n");
   CHECK(repo.ref("refs/heads/main") == c[2]);  // git never got `commit`
 
   auto store = Store::open(repo.path());
@@ -172,8 +173,8 @@ TEST_CASE("an outside writer's change between crash and recovery is not clobbere
   CHECK(report.value().actions.empty());  // terminal records are never revisited
   CHECK(repo.ref("refs/heads/b") == c[1]);
 
-  crash_apply(repo, "apply.decided", "update refs/heads/c " + c[0] + "\nupdate refs/heads/d " +
-                                         c[0] + "\n");
+  crash_apply(repo, "apply.decided",
+              "update refs/heads/c " + c[0] + "\nupdate refs/heads/d " + c[0] + "\n");
   repo.git({"update-ref", "refs/heads/d", c[2]});  // outside writer, after the decision
   report = store.value().recover();
   REQUIRE(report.ok());
@@ -191,8 +192,9 @@ TEST_CASE("an outside writer's change between crash and recovery is not clobbere
 TEST_CASE("recovery that cannot run git leaves a decided transaction in flight, untouched") {
   TempRepo repo;
   const auto& c = repo.commits();
-  crash_apply(repo, "apply.decided",
-              "update refs/heads/main " + c[0] + " " + c[2] + "\ncreate refs/heads/b " + c[1] + "\n");
+  crash_apply(
+      repo, "apply.decided",
+      "update refs/heads/main " + c[0] + " " + c[2] + "\ncreate refs/heads/b " + c[1] + "\n");
   Options broken = no_auto_recovery();
   broken.git_executable = "/nonexistent/git";
   {
@@ -248,7 +250,8 @@ TEST_CASE("git killed while its owner lives leaves no lock and no undecided reco
   std::filesystem::permissions(hook, std::filesystem::perms::owner_all);
   auto store = Store::open(repo.path());
   REQUIRE(store.ok());
-  auto id = store.value().commit(Batch().update("refs/heads/main", c[0], c[2]).create("refs/heads/n", c[1]));
+  auto id = store.value().commit(
+      Batch().update("refs/heads/main", c[0], c[2]).create("refs/heads/n", c[1]));
   REQUIRE_FALSE(id.ok());
   CHECK(id.error().kind == ErrorKind::environment);
   CHECK(repo.lock_files().empty());

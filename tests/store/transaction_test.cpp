@@ -38,13 +38,13 @@ TEST_CASE("a multi-ref transaction commits every ref and journals the real old v
   repo.git({"update-ref", "refs/heads/old", c[0]});
   repo.git({"update-ref", "refs/tags/gone", c[0]});
   Store store = open_store(repo);
-  auto id = store.commit(Batch("first")
-                .update("refs/heads/main", c[0], c[2])
-                .update("refs/heads/old", c[1])  // no old value: not checked, still journaled
-                .create("refs/heads/new", c[2])
-                .remove("refs/tags/gone")
-                .verify("refs/heads/absent")
-                );
+  auto id = store.commit(
+      Batch("first")
+          .update("refs/heads/main", c[0], c[2])
+          .update("refs/heads/old", c[1])  // no old value: not checked, still journaled
+          .create("refs/heads/new", c[2])
+          .remove("refs/tags/gone")
+          .verify("refs/heads/absent"));
   REQUIRE_MESSAGE(id.ok(), id.error().message);
   CHECK(repo.ref("refs/heads/main") == c[0]);
   CHECK(repo.ref("refs/heads/old") == c[1]);
@@ -69,9 +69,8 @@ TEST_CASE("a failed precondition applies nothing and is journaled as aborted") {
   const auto& c = repo.commits();
   Store store = open_store(repo);
   auto id = store.commit(Batch()
-                .create("refs/heads/fresh", c[0])
-                .update("refs/heads/main", c[0], c[1])  // main is at c[2]
-                );
+                             .create("refs/heads/fresh", c[0])
+                             .update("refs/heads/main", c[0], c[1]));  // main is at c[2]
   REQUIRE_FALSE(id.ok());
   CHECK(id.error().kind == ErrorKind::conflict);
   CHECK(id.error().transaction_id == 1);
@@ -122,10 +121,8 @@ TEST_CASE("invalid input is refused before anything is recorded") {
   expect_invalid(Batch().update("refs/heads/a..b", c[0]), "not a valid ref name", 1);
   expect_invalid(Batch().update("refs/heads/x.lock", c[0]), "not a valid ref name", 1);
   expect_invalid(Batch().update("refs/heads/x", "1234"), "40 hex digits", 1);
-  expect_invalid(Batch().update("refs/heads/x", std::string(40, '1')), "does not exist",
-                 1);
-  expect_invalid(Batch().update("refs/heads/x", c[0]).remove("refs/heads/x"),
-                 "more than once", 2);
+  expect_invalid(Batch().update("refs/heads/x", std::string(40, '1')), "does not exist", 1);
+  expect_invalid(Batch().update("refs/heads/x", c[0]).remove("refs/heads/x"), "more than once", 2);
   expect_invalid(Batch().create("refs/heads/x", kZeroOid), "null new value", 1);
   expect_invalid(Batch().remove("refs/heads/main", kZeroOid), "null old value", 1);
   expect_invalid(Batch(), "empty transaction", 0);
@@ -151,10 +148,8 @@ TEST_CASE("a commit that git fails half-way is compensated: nothing stays applie
   std::filesystem::permissions(hook, std::filesystem::perms::owner_all);
 
   Store store = open_store(repo);
-  auto id = store.commit(Batch("clash")
-                .update("refs/heads/main", c[0], c[2])
-                .create("refs/heads/n1", c[0])
-                );
+  auto id = store.commit(
+      Batch("clash").update("refs/heads/main", c[0], c[2]).create("refs/heads/n1", c[0]));
   REQUIRE_FALSE(id.ok());
   CHECK_MESSAGE(id.error().kind == ErrorKind::conflict, id.error().message);
   CHECK(repo.ref("refs/heads/main") == c[2]);  // compensated back to its old value
@@ -204,9 +199,8 @@ TEST_CASE("one store shared by threads serializes their transactions") {
   for (int t = 0; t < 4; ++t) {
     threads.emplace_back([&, t] {
       for (int i = 0; i < 5; ++i) {
-        auto id = store.commit(Batch()
-                      .update("refs/heads/t" + std::to_string(t), c[static_cast<std::size_t>(i % 3)])
-                      );
+        auto id = store.commit(
+            Batch().update("refs/heads/t" + std::to_string(t), c[static_cast<std::size_t>(i % 3)]));
         CHECK(id.ok());
       }
     });

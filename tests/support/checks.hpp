@@ -53,8 +53,7 @@ struct Interrupted {
 // Several transactions started from the same ref state on disjoint refs, after recovery: each
 // all-or-nothing and agreeing with its record, every ref outside them unchanged, no lock files,
 // fsck clean, HEAD intact, and a second recovery that has nothing to do.
-std::vector<Checked> check_recovered_all(const TempRepo& repo,
-                                         const std::vector<Interrupted>& txs);
+std::vector<Checked> check_recovered_all(const TempRepo& repo, const std::vector<Interrupted>& txs);
 
 Checked check_recovered(const TempRepo& repo, const TxPlan& plan,
                         std::optional<std::uint64_t> printed_id = std::nullopt);

@@ -24,8 +24,7 @@ std::string blob_content(const TempRepo& repo, const std::string& id) {
   return r.out;
 }
 
-std::string git_wt(const TempRepo& repo, std::vector<std::string> args,
-                   const std::string& input) {
+std::string git_wt(const TempRepo& repo, std::vector<std::string> args, const std::string& input) {
   args.insert(args.begin(), "--work-tree=" + repo.path());
   return repo.git(args, input);
 }

@@ -18,8 +18,8 @@ std::optional<std::string> string_or_null(const Json& j) {
 std::vector<JournalRef> refs_of(const Json& j) {
   std::vector<JournalRef> refs;
   for (const Json& ref : j["refs"].items) {
-    refs.push_back({ref["name"].str(), ref["op"].str(), string_or_null(ref["old"]),
-                    ref["new"].str()});
+    refs.push_back(
+        {ref["name"].str(), ref["op"].str(), string_or_null(ref["old"]), ref["new"].str()});
   }
   return refs;
 }
@@ -48,8 +48,8 @@ std::vector<JournalKey> keys_of(const Json& j) {
   for (const Json& k : list->items) {
     const Json& known = k["old_known"];
     if (known.type != Json::Type::boolean) throw std::runtime_error("old_known: not a boolean");
-    keys.push_back({k["key"].str(), string_or_null(k["old"]), known.boolean,
-                    string_or_null(k["new"])});
+    keys.push_back(
+        {k["key"].str(), string_or_null(k["old"]), known.boolean, string_or_null(k["new"])});
   }
   return keys;
 }

@@ -180,18 +180,15 @@ class JsonParser {
 
   // After a backslash: appends what the escape stands for.
   void escape(std::string& out) {
-    switch (next()) {
-      case '"': out += '"'; break;
-      case '\\': out += '\\'; break;
-      case '/': out += '/'; break;
-      case 'b': out += '\b'; break;
-      case 'f': out += '\f'; break;
-      case 'n': out += '\n'; break;
-      case 'r': out += '\r'; break;
-      case 't': out += '\t'; break;
-      case 'u': put_utf8(out, code_point()); break;
-      default: fail("bad escape");
+    static constexpr std::string_view kEscaped = "\"\\/bfnrt", kMeant = "\"\\/\b\f\n\r\t";
+    const char c = next();
+    if (c == 'u') {
+      put_utf8(out, code_point());
+      return;
     }
+    const std::size_t at = kEscaped.find(c);
+    if (at == std::string_view::npos) fail("bad escape");
+    out += kMeant[at];
   }
 
   // After "\u": one code point; a surrogate pair is joined, a lone surrogate refused.
@@ -212,6 +209,8 @@ class JsonParser {
 
 }  // namespace
 
-Json parse_json(std::string_view text) { return JsonParser(text).parse_document(); }
+Json parse_json(std::string_view text) {
+  return JsonParser(text).parse_document();
+}
 
 }  // namespace reftx::test

@@ -99,6 +99,17 @@ RunResult kill_and_wait(Child& child, bool group, KillCounts& counts) {
   return r;
 }
 
+void check_share(const char* suite, const char* what, int landed, int kills, int min_percent) {
+  constexpr int kEnoughKills = 10;
+  std::cout << "[" << suite << "] " << what << ": " << landed << " of " << kills << " kills ("
+            << (kills > 0 ? 100 * landed / kills : 0) << "%), at least " << min_percent
+            << "% required" << (kills < kEnoughKills ? " (too few kills to check)" : "")
+            << std::endl;
+  if (kills < kEnoughKills) return;
+  CHECK_MESSAGE(100 * landed >= min_percent * kills, suite, " ", what, ": only ", landed, " of ",
+                kills, " kills, less than ", min_percent, "%");
+}
+
 std::uint64_t seed_for(const char* suite, const char* test_name) {
   std::uint64_t seed;
   if (const char* s = std::getenv("REFTX_KILL_SEED"); s != nullptr && *s != '\0') {

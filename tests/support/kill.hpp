@@ -42,6 +42,12 @@ struct KillCounts {
 // succeeded.
 RunResult kill_and_wait(Child& child, bool group, KillCounts& counts);
 
+// The share of a randomized test's `kills` that `landed` where it aims them (e.g. inside a
+// transaction: its record was left non-terminal), printed as "[suite] what: landed/kills"; CHECKs
+// that it is at least `min_percent` % once there are enough kills (10) for a share to mean
+// something.
+void check_share(const char* suite, const char* what, int landed, int kills, int min_percent);
+
 // Seed of a randomized test: REFTX_KILL_SEED if set, else random; printed so a failure can be
 // replayed. `suite` prefixes the line ("random_kill", "files_kill").
 std::uint64_t seed_for(const char* suite, const char* test_name);

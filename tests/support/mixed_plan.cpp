@@ -12,8 +12,7 @@
 namespace reftx::test {
 namespace {
 
-std::string describe_image(const std::map<std::string, FileImage>& files,
-                           const std::string& path) {
+std::string describe_image(const std::map<std::string, FileImage>& files, const std::string& path) {
   auto it = files.find(path);
   if (it == files.end()) return "absent";
   char hash[32];
@@ -44,7 +43,9 @@ std::string present(const WorkTree& tree, const std::string& dir) {
 
 }  // namespace
 
-std::string MixedPlan::script() const { return script_of(lines); }
+std::string MixedPlan::script() const {
+  return script_of(lines);
+}
 
 void MixedPlan::update(const std::string& name, const std::string& new_oid,
                        std::optional<std::string> old) {
@@ -72,8 +73,7 @@ void MixedPlan::write(const TempRepo& repo, const std::string& path, const std::
   const bool executable = mode == "100755" || (mode.empty() && old != before.tree.files.end() &&
                                                old->second.executable);
   after.tree.files[path] = FileImage{content, executable};
-  for (auto slash = path.find('/'); slash != std::string::npos;
-       slash = path.find('/', slash + 1)) {
+  for (auto slash = path.find('/'); slash != std::string::npos; slash = path.find('/', slash + 1)) {
     const std::string dir = path.substr(0, slash);
     after.tree.dirs.insert(dir);
     if (!before.tree.dirs.count(dir)) created_dirs.insert(dir);
@@ -118,8 +118,7 @@ void MixedPlan::take_ref_line() {
   after.refs = refs.after;
 }
 
-void MixedPlan::note_file(const TempRepo& repo, const std::string& path,
-                          const std::string& blob) {
+void MixedPlan::note_file(const TempRepo& repo, const std::string& path, const std::string& blob) {
   paths.push_back(path);
   old_blob[path] = current_blob(repo, path);
   new_blob[path] = blob;
@@ -175,15 +174,14 @@ std::string describe_mixed_diff(const RepoSnapshot& now, const MixedPlan& plan) 
   }
   for (const std::string& other : now.tree.others) out += "\n  not a file: " + other;
   for (const std::string& key : keys) {
-    out += diff_line("key " + key, describe_key(now.keys, key),
-                     describe_key(plan.before.keys, key), describe_key(plan.after.keys, key));
+    out += diff_line("key " + key, describe_key(now.keys, key), describe_key(plan.before.keys, key),
+                     describe_key(plan.after.keys, key));
   }
   return out;
 }
 
-WorkTree commit_initial_state(const TempRepo& repo,
-                              const std::map<std::string, FileImage>& tracked, const KeyMap& keys,
-                              const std::vector<std::string>& ref_lines) {
+WorkTree commit_initial_state(const TempRepo& repo, const std::map<std::string, FileImage>& tracked,
+                              const KeyMap& keys, const std::vector<std::string>& ref_lines) {
   std::string script;
   for (const auto& [path, image] : tracked) {
     const std::string blob = write_blob(repo, image.content);

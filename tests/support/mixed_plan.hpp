@@ -69,8 +69,7 @@ std::string describe_mixed_diff(const RepoSnapshot& now, const MixedPlan& plan);
 // while moving HEAD's branch to a commit whose tree holds exactly those files (the index is
 // filled to match), sets `keys` and runs `ref_lines`. Afterwards `git status` is clean. Returns
 // the work tree, which is also HEAD's.
-WorkTree commit_initial_state(const TempRepo& repo,
-                              const std::map<std::string, FileImage>& tracked, const KeyMap& keys,
-                              const std::vector<std::string>& ref_lines = {});
+WorkTree commit_initial_state(const TempRepo& repo, const std::map<std::string, FileImage>& tracked,
+                              const KeyMap& keys, const std::vector<std::string>& ref_lines = {});
 
 }  // namespace reftx::test

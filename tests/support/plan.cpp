@@ -6,7 +6,9 @@
 
 namespace reftx::test {
 
-std::string TxPlan::script() const { return script_of(lines); }
+std::string TxPlan::script() const {
+  return script_of(lines);
+}
 
 void TxPlan::update(const std::string& name, const std::string& new_oid,
                     std::optional<std::string> old) {
@@ -85,13 +87,16 @@ std::string describe_diff(const RefMap& now, const TxPlan& plan) {
                 a = value_of(plan.after, name);
     if (n == o && n == a) continue;
     out += "\n  " + name + ": now " + n.substr(0, 8) + " old " + o.substr(0, 8) + " new " +
-           a.substr(0, 8) + (n == o ? " (old)" : n == a ? " (new)" : " (NEITHER)");
+           a.substr(0, 8) +
+           (n == o   ? " (old)"
+            : n == a ? " (new)"
+                     : " (NEITHER)");
   }
   return out;
 }
 
-RunResult apply_script(const TempRepo& repo, const std::string& message,
-                       const std::string& script, RunOptions options) {
+RunResult apply_script(const TempRepo& repo, const std::string& message, const std::string& script,
+                       RunOptions options) {
   options.input = script;
   return repo.reftx({"apply", "-m", message}, options);
 }

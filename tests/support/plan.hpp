@@ -56,8 +56,8 @@ std::string describe_diff(const RefMap& now, const TxPlan& plan);
 
 // `reftx -C <repo> apply -m <message>` of `script`, run to completion or started in the
 // background with `options` (their input is replaced by the script).
-RunResult apply_script(const TempRepo& repo, const std::string& message,
-                       const std::string& script, RunOptions options = {});
+RunResult apply_script(const TempRepo& repo, const std::string& message, const std::string& script,
+                       RunOptions options = {});
 Child start_script(const TempRepo& repo, const std::string& message, const std::string& script,
                    RunOptions options = {});
 

@@ -24,9 +24,9 @@ std::string trim(std::string s) {
 
 // Deterministic identity and no user/system config, so tests do not depend on the machine.
 std::map<std::string, std::string> git_env() {
-  return {{"GIT_AUTHOR_NAME", "reftx test"},     {"GIT_AUTHOR_EMAIL", "test@example.invalid"},
-          {"GIT_COMMITTER_NAME", "reftx test"},  {"GIT_COMMITTER_EMAIL", "test@example.invalid"},
-          {"GIT_CONFIG_NOSYSTEM", "1"},          {"GIT_CONFIG_GLOBAL", "/dev/null"}};
+  return {{"GIT_AUTHOR_NAME", "reftx test"},    {"GIT_AUTHOR_EMAIL", "test@example.invalid"},
+          {"GIT_COMMITTER_NAME", "reftx test"}, {"GIT_COMMITTER_EMAIL", "test@example.invalid"},
+          {"GIT_CONFIG_NOSYSTEM", "1"},         {"GIT_CONFIG_GLOBAL", "/dev/null"}};
 }
 
 }  // namespace

@@ -1,8 +1,8 @@
 // Test helper: small text and file utilities shared by every suite.
 #pragma once
 
-#include <string>
 #include <sys/types.h>
+#include <string>
 #include <vector>
 
 namespace reftx::test {

@@ -12,7 +12,8 @@ TEST_CASE("the self-contained header check covers exactly include/reftx/*.hpp") 
   const char* root = std::getenv("REFTX_SOURCE_DIR");
   REQUIRE(root != nullptr);
   std::set<std::string> on_disk;
-  for (const auto& entry : std::filesystem::directory_iterator(std::string(root) + "/include/reftx")) {
+  for (const auto& entry :
+       std::filesystem::directory_iterator(std::string(root) + "/include/reftx")) {
     if (entry.path().extension() == ".hpp") on_disk.insert(entry.path().filename().string());
   }
   std::set<std::string> checked;

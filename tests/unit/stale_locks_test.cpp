@@ -90,16 +90,20 @@ TxRecord record(std::vector<RefRecord> refs, TxState state = TxState::pending) {
   return r;
 }
 
-std::set<std::string> as_set(const std::vector<std::string>& v) { return {v.begin(), v.end()}; }
+std::set<std::string> as_set(const std::vector<std::string>& v) {
+  return {v.begin(), v.end()};
+}
 
-bool exists(const std::string& path) { return fs::exists(fs::symlink_status(path)); }
+bool exists(const std::string& path) {
+  return fs::exists(fs::symlink_status(path));
+}
 
 }  // namespace
 
 TEST_CASE("a ref lock holding the record's new value, or nothing yet, is removed") {
   Fixture f;
-  const TxRecord rec = record({ref("refs/heads/a", RefOp::update, f.fresh),
-                               ref("refs/heads/b", RefOp::update, f.c2)});
+  const TxRecord rec = record(
+      {ref("refs/heads/a", RefOp::update, f.fresh), ref("refs/heads/b", RefOp::update, f.c2)});
   f.make(f.lock("refs/heads/a"), f.fresh);
   f.make(f.lock("refs/heads/b"), "");  // git killed between creating and writing it
   const core::StaleLocks s = f.sweep(rec);
@@ -115,23 +119,24 @@ TEST_CASE("a lock with a foreign value, older than the record or of another ref 
   const TxRecord rec = record({ref("refs/heads/a", RefOp::update, f.fresh),
                                ref("refs/heads/b", RefOp::update, f.fresh),
                                ref("refs/heads/main", RefOp::update, f.fresh)});
-  f.make(f.lock("refs/heads/a"), f.c2);              // another writer's value
-  f.make(f.lock("refs/heads/b"), f.fresh, kOld);     // our value, but taken before the record
-  f.make(f.lock("refs/heads/main"), "", kOld);       // empty and old
-  f.make(f.lock("refs/heads/other"), f.fresh);       // a ref the record does not name
+  f.make(f.lock("refs/heads/a"), f.c2);                 // another writer's value
+  f.make(f.lock("refs/heads/b"), f.fresh, kOld);        // our value, but taken before the record
+  f.make(f.lock("refs/heads/main"), "", kOld);          // empty and old
+  f.make(f.lock("refs/heads/other"), f.fresh);          // a ref the record does not name
   test::write_file(f.lock("refs/heads/c"), "garbage");  // not even an oid
   const core::StaleLocks s = f.sweep(rec);
   CHECK(s.removed.empty());
   CHECK(s.deferred.empty());
-  for (const char* name : {"refs/heads/a", "refs/heads/b", "refs/heads/main", "refs/heads/other",
-                           "refs/heads/c"}) {
+  for (const char* name :
+       {"refs/heads/a", "refs/heads/b", "refs/heads/main", "refs/heads/other", "refs/heads/c"}) {
     CAPTURE(name);
     CHECK(exists(f.lock(name)));
   }
   CHECK(test::read_file(f.lock("refs/heads/a")) == f.c2 + "\n");
 }
 
-TEST_CASE("a pending transaction's lock holding the old value is foreign; rolling back it is ours") {
+TEST_CASE(
+    "a pending transaction's lock holding the old value is foreign; rolling back it is ours") {
   Fixture f;
   SUBCASE("pending: git was writing forward") {
     const TxRecord rec = record({ref("refs/heads/a", RefOp::update, f.fresh, f.c0, true)});
@@ -144,9 +149,9 @@ TEST_CASE("a pending transaction's lock holding the old value is foreign; rollin
                                  ref("refs/heads/b", RefOp::update, f.fresh, f.c1, true),
                                  ref("refs/heads/main", RefOp::update, f.fresh)},
                                 TxState::rolling_back);
-    f.make(f.lock("refs/heads/a"), f.c0);      // the old value: ours
-    f.make(f.lock("refs/heads/b"), f.fresh);   // the new value: not what a rollback writes
-    f.make(f.lock("refs/heads/main"), "");     // old value unknown: never rolled back, not ours
+    f.make(f.lock("refs/heads/a"), f.c0);     // the old value: ours
+    f.make(f.lock("refs/heads/b"), f.fresh);  // the new value: not what a rollback writes
+    f.make(f.lock("refs/heads/main"), "");    // old value unknown: never rolled back, not ours
     const core::StaleLocks s = f.sweep(rec);
     CHECK(s.removed == std::vector<std::string>{f.lock("refs/heads/a")});
     CHECK(exists(f.lock("refs/heads/b")));
@@ -156,8 +161,8 @@ TEST_CASE("a pending transaction's lock holding the old value is foreign; rollin
 
 TEST_CASE("verify and delete locks are empty: an empty one is ours, one with a value is not") {
   Fixture f;
-  const TxRecord rec = record({ref("refs/heads/a", RefOp::verify, kZeroOid),
-                               ref("refs/heads/b", RefOp::remove, kZeroOid)});
+  const TxRecord rec = record(
+      {ref("refs/heads/a", RefOp::verify, kZeroOid), ref("refs/heads/b", RefOp::remove, kZeroOid)});
   SUBCASE("empty") {
     f.make(f.lock("refs/heads/a"), "");
     f.make(f.lock("refs/heads/b"), "");
@@ -182,8 +187,8 @@ TEST_CASE("verify and delete locks are empty: an empty one is ours, one with a v
 
 TEST_CASE("a matching lock of a ref a live transaction is changing is deferred, not removed") {
   Fixture f;
-  const TxRecord rec = record({ref("refs/heads/a", RefOp::update, f.fresh),
-                               ref("refs/heads/b", RefOp::update, f.fresh)});
+  const TxRecord rec = record(
+      {ref("refs/heads/a", RefOp::update, f.fresh), ref("refs/heads/b", RefOp::update, f.fresh)});
   f.make(f.lock("refs/heads/a"), f.fresh);
   f.make(f.lock("refs/heads/b"), f.fresh);
   const core::StaleLocks s = f.sweep(rec, {"refs/heads/a"});
@@ -305,8 +310,8 @@ TEST_CASE("packed-refs.lock and packed-refs.new of a delete are ours only with a
 TEST_CASE("no lock at all: nothing removed, nothing deferred") {
   Fixture f;
   const core::StaleLocks s = f.sweep(record({ref("refs/heads/a", RefOp::update, f.fresh),
-                                              ref("refs/heads/p", RefOp::remove, kZeroOid),
-                                              ref("refs/heads/main", RefOp::update, f.fresh)}));
+                                             ref("refs/heads/p", RefOp::remove, kZeroOid),
+                                             ref("refs/heads/main", RefOp::update, f.fresh)}));
   CHECK(s.removed.empty());
   CHECK(s.deferred.empty());
   CHECK(f.repo.lock_files().empty());

@@ -40,7 +40,8 @@ struct Root {
 
 // Inode of what `fd` is open on, and of `path` (not following links).
 bool same_inode(int fd, const std::string& path) {
-  struct stat a {}, b {};
+  struct stat a {
+  }, b{};
   return ::fstat(fd, &a) == 0 && ::lstat(path.c_str(), &b) == 0 && a.st_ino == b.st_ino &&
          a.st_dev == b.st_dev;
 }
@@ -116,8 +117,7 @@ TEST_CASE("open_parent opens the parent without following a link or passing thro
     CHECK(fs::is_empty(r.outside.path()));
   }
   SUBCASE("a file on the way is refused, naming it") {
-    check_refused(core::open_parent(r.root, "file/x", true, false),
-                  {"'file', not a directory"});
+    check_refused(core::open_parent(r.root, "file/x", true, false), {"'file', not a directory"});
     check_refused(core::open_parent(r.root, "dir/f/g/h", true, false),
                   {"'dir/f', not a directory"});
   }
