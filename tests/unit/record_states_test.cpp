@@ -27,8 +27,8 @@ journal::Journal open_journal(const std::string& dir) {
 TxRecord new_record() {
   TxRecord r;
   r.message = "m";
-  r.refs.push_back(RefRecord{"refs/heads/x", RefOp::update, std::nullopt, kZeroOid, true,
-                             std::string(40, 'a')});
+  r.refs.push_back(
+      RefRecord{"refs/heads/x", RefOp::update, std::nullopt, kZeroOid, true, std::string(40, 'a')});
   r.keys.push_back(KeyRecord{"k", std::nullopt, false, std::string("v")});
   return r;
 }
