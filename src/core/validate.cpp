@@ -17,8 +17,9 @@ Error bad(const RefChange& c, const std::string& what) {
 // <common dir>/logs/<name>, is as long): each must be a path the kernel takes. git 2.39 fails
 // with "File name too long" at prepare otherwise.
 std::string ref_length_problem(const std::string& common_dir, const std::string& name) {
-  constexpr std::size_t kLock = 5;  // ".lock"
-  const std::size_t longest = PATH_MAX - 1 - common_dir.size() - 1 - kLock;
+  constexpr std::size_t kLock = 5;                          // ".lock"
+  const std::size_t fixed = common_dir.size() + 1 + kLock;  // "<common dir>/" and ".lock"
+  const std::size_t longest = fixed < PATH_MAX - 1 ? PATH_MAX - 1 - fixed : 0;
   if (name.size() > longest) {
     return "is " + std::to_string(name.size()) + " bytes long: git can store at most " +
            std::to_string(longest) + " here (its lock file '" + common_dir + "/<name>.lock' " +
