@@ -11,6 +11,41 @@ Error bad_line(int line, const std::string& what) {
   return Error{ErrorKind::invalid_input, what, line};
 }
 
+// `s` for a message: control characters (NUL included) as octal escapes, cut after 4 KiB (a
+// legal ref name or path is shorter).
+std::string shown(std::string_view s) {
+  constexpr std::size_t kShown = 4096;
+  std::string out;
+  for (char c : s.substr(0, kShown)) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u < 0x20 || u == 0x7f) {
+      out += '\\';
+      out += static_cast<char>('0' + (u >> 6));
+      out += static_cast<char>('0' + ((u >> 3) & 7));
+      out += static_cast<char>('0' + (u & 7));
+    } else {
+      out += c;
+    }
+  }
+  if (s.size() > kShown) out += "...";
+  return out;
+}
+
+Error too_long(int line, const char* what, std::size_t size, std::size_t limit) {
+  return bad_line(line, std::string(what) + " of " + std::to_string(size) + " bytes (at most " +
+                            std::to_string(limit) + ")");
+}
+
+Error too_many_commands(int line) {
+  return bad_line(line, "more than " + std::to_string(kMaxCommands) + " commands (the limit)");
+}
+
+// Command `line` extends past byte kMaxScriptBytes of the script.
+Error script_too_long(int line) {
+  return bad_line(
+      line, "the script is longer than " + std::to_string(kMaxScriptBytes) + " bytes (the limit)");
+}
+
 // git-style C unquoting of a field that starts with '"'. Advances `in` past the closing quote.
 std::optional<std::string> unquote(std::string_view& in) {
   std::string out;
@@ -130,8 +165,10 @@ const char* subject(Kind kind) {
 Result<std::string> parse_oid(const VerbSpec& spec, const std::string& target,
                               const std::string& value, const char* role, int line) {
   if (!util::is_hex_oid(value)) {
-    return bad_line(line, std::string(spec.name) + " " + target + ": bad " + role + " value '" +
-                              value + "' (expected 40 hex digits)");
+    const std::string_view head = std::string_view(value).substr(0, 64);
+    return bad_line(line, std::string(spec.name) + " " + shown(target) + ": bad " + role +
+                              " value '" + shown(head) + (head.size() < value.size() ? "..." : "") +
+                              "' (expected 40 hex digits)");
   }
   return util::normalize_oid(value);
 }
@@ -150,8 +187,8 @@ Status add_file_change(const VerbSpec& spec, FileChange change,
     } else if (mode == "mode=100644") {
       change.mode = 0100644;
     } else if (!mode.empty()) {
-      return bad_line(line,
-                      label + ": bad mode '" + mode + "' (expected mode=100644 or mode=100755)");
+      return bad_line(
+          line, label + ": bad mode '" + shown(mode) + "' (expected mode=100644 or mode=100755)");
     }
   }
   out.files.push_back(std::move(change));
@@ -175,7 +212,11 @@ Status add_change(const VerbSpec& spec, std::string target, std::vector<std::str
                   int line, Changes& out) {
   if (target.empty())
     return bad_line(line, std::string(spec.name) + ": missing " + subject(spec.kind));
-  const std::string label = std::string(spec.name) + " " + target;
+  const std::string label = std::string(spec.name) + " " + shown(target);
+  // Text mode only: in -z mode a NUL ends the field.
+  if (target.find('\0') != std::string::npos) {
+    return bad_line(line, label + ": the " + subject(spec.kind) + " contains a NUL byte");
+  }
   if (values.size() < spec.required) {
     const char* what = spec.kind == Kind::key    ? "value"
                        : spec.kind == Kind::file ? "blob"
@@ -187,6 +228,9 @@ Status add_change(const VerbSpec& spec, std::string target, std::vector<std::str
   }
   values.resize(spec.required + spec.optional);
   if (spec.kind == Kind::key) {
+    if (spec.required == 1 && values[0].size() > kMaxValueBytes) {
+      return too_long(line, (label + ": value").c_str(), values[0].size(), kMaxValueBytes);
+    }
     KeyChange change{std::move(target), std::nullopt, line};
     if (spec.required == 1) change.value = std::move(values[0]);
     out.keys.push_back(std::move(change));
@@ -226,11 +270,17 @@ std::vector<std::string> layout_write_fields(std::vector<std::string> f) {
 Result<Changes> parse_text(std::string_view script) {
   Changes changes;
   int line_no = 0;
+  std::size_t offset = 0;  // of the line in the whole script
   while (!script.empty()) {
     ++line_no;
     auto nl = script.find('\n');
     std::string_view line = script.substr(0, nl);
-    script = nl == std::string_view::npos ? std::string_view{} : script.substr(nl + 1);
+    const std::size_t taken = nl == std::string_view::npos ? script.size() : nl + 1;
+    if (offset + taken > kMaxScriptBytes) return script_too_long(line_no);
+    if (line_no > kMaxCommands) return too_many_commands(line_no);
+    if (line.size() > kMaxLineBytes) return too_long(line_no, "line", line.size(), kMaxLineBytes);
+    script.remove_prefix(taken);
+    offset += taken;
     if (line.empty()) return bad_line(line_no, "empty command");
     auto space = line.find(' ');
     std::string_view verb = line.substr(0, space);
@@ -270,30 +320,45 @@ Result<Changes> parse_text(std::string_view script) {
 Result<Changes> parse_nul(std::string_view script) {
   Changes changes;
   int command = 0;
-  auto next_field = [&script](std::optional<std::string>& out) {
+  std::size_t offset = 0;         // of `script` in the whole script
+  std::size_t command_start = 0;  // offset of the current command
+  // Reads the next NUL-terminated field of command `command` into `out`; false (with `error`
+  // set) when it is missing or beyond a limit.
+  auto next_field = [&](std::string& out, Error& error, const char* missing) {
     auto nul = script.find('\0');
-    if (nul == std::string_view::npos) return false;
-    out = std::string(script.substr(0, nul));
-    script.remove_prefix(nul + 1);
-    return true;
+    const std::size_t end = nul == std::string_view::npos ? script.size() : nul;
+    if (offset + end + (nul == std::string_view::npos ? 0 : 1) > kMaxScriptBytes) {
+      error = script_too_long(command);
+    } else if (offset + end - command_start > kMaxLineBytes) {
+      error = too_long(command, "command", offset + end - command_start, kMaxLineBytes);
+    } else if (nul == std::string_view::npos) {
+      error = bad_line(command, missing);
+    } else {
+      out.assign(script.substr(0, nul));
+      script.remove_prefix(nul + 1);
+      offset += nul + 1;
+      return true;
+    }
+    return false;
   };
   while (!script.empty()) {
     ++command;
-    std::optional<std::string> head;
-    if (!next_field(head)) return bad_line(command, "command not terminated by NUL");
-    auto space = head->find(' ');
-    std::string verb = head->substr(0, space);
+    command_start = offset;
+    std::string head;
+    Error error;
+    if (!next_field(head, error, "command not terminated by NUL")) return error;
+    if (command > kMaxCommands) return too_many_commands(command);
+    auto space = head.find(' ');
+    std::string verb = head.substr(0, space);
     if (verb.empty()) return bad_line(command, "empty command");
     const VerbSpec* spec = find_verb(verb);
     if (spec == nullptr) return unknown_verb(verb, command);
-    std::string target = space == std::string::npos ? "" : head->substr(space + 1);
-    std::vector<std::string> values;
-    for (std::size_t i = 0; i < spec->required + spec->optional; ++i) {
-      std::optional<std::string> value;
-      if (!next_field(value)) {
-        return bad_line(command, std::string(spec->name) + " " + target + ": truncated command");
-      }
-      values.push_back(std::move(*value));
+    std::string target = space == std::string::npos ? "" : head.substr(space + 1);
+    const std::string truncated =
+        std::string(spec->name) + " " + shown(target) + ": truncated command";
+    std::vector<std::string> values(spec->required + spec->optional);
+    for (std::string& value : values) {
+      if (!next_field(value, error, truncated.c_str())) return error;
     }
     if (spec->kind == Kind::file && spec->required == 1 && values[0].empty()) values.clear();
     if (Status s = add_change(*spec, std::move(target), std::move(values), command, changes); !s) {

@@ -34,10 +34,6 @@ bool is_reserved_name(std::string_view basename);
 Result<std::optional<util::UniqueFd>> open_parent(const std::string& root, const std::string& path,
                                                   bool create, bool durable);
 
-// Parents of `path` that do not exist yet, outermost first ("a", "a/b"); checks the existing
-// ones like open_parent.
-Result<std::vector<std::string>> missing_parents(const std::string& root, const std::string& path);
-
 // What a work-tree file is right now. `identity` changes whenever the file is replaced,
 // written or chmodded (device, inode, size, mtime, ctime).
 struct FileState {
@@ -50,11 +46,21 @@ struct FileState {
 // non-regular file is an invalid_input error naming `path`.
 Result<FileState> stat_file(int dir, const std::string& name, const std::string& path);
 
+// What validation needs to know of `path`, from one walk down from the work tree: its parents
+// that do not exist yet (outermost first: "a", "a/b"), and, when they all exist, what the path
+// names (stat_file). The existing parents are checked like open_parent's.
+struct PathProbe {
+  std::vector<std::string> missing;
+  FileState target;  // absent when a parent is missing
+};
+Result<PathProbe> probe_path(const std::string& root, const std::string& path);
+
 // Opens the regular file `name` in `dir` for reading without following a link.
 Result<util::UniqueFd> open_file(int dir, const std::string& name, const std::string& path);
 
 // Removes directories `dirs` (relative to root, outermost first) from the innermost out, each
-// only if it is empty. Never fails: what cannot be removed stays.
+// only if it is empty. Never fails: what cannot be removed stays. Linear in the depth when each
+// dir is the previous one plus a component (as open_parent creates them).
 void remove_empty_dirs(const std::string& root, const std::vector<std::string>& dirs);
 
 }  // namespace reftx::core

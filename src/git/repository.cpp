@@ -1,6 +1,7 @@
 #include "git/repository.hpp"
 
 #include <git2.h>
+#include <git2/sys/refdb_backend.h>
 
 #include <mutex>
 #include <utility>
@@ -19,6 +20,24 @@ std::string strip_slash(const char* path) {
   std::string s = path ? path : "";
   while (s.size() > 1 && s.back() == '/') s.pop_back();
   return s;
+}
+
+// libgit2 1.5's git_reference_lookup normalizes the name into a git_refname_t, a fixed
+// char[GIT_REFNAME_MAX] (1024 with the NUL), and fails "the provided buffer is too short" above
+// that, though git stores longer names. Its files backend reads loose and packed refs through
+// growable buffers: longer (already validated) names are looked up there directly.
+constexpr std::size_t kLookupNameMax = 1023;
+
+int lookup_long(git_reference** out, git_repository* repo, const std::string& name,
+                const char*& call) {
+  git_refdb_backend* backend = nullptr;
+  call = "git_refdb_backend_fs";
+  int rc = git_refdb_backend_fs(&backend, repo);
+  if (rc != 0) return rc;
+  call = "git_refdb_backend lookup";
+  rc = backend->lookup(out, backend, name.c_str());
+  backend->free(backend);
+  return rc;
 }
 
 }  // namespace
@@ -83,9 +102,11 @@ const std::string& RefValue::oid_or_zero() const {
 
 Result<RefValue> Repository::read_ref(const std::string& name) {
   git_reference* ref = nullptr;
-  int rc = git_reference_lookup(&ref, repo_, name.c_str());
+  const char* call = "git_reference_lookup";
+  int rc = name.size() <= kLookupNameMax ? git_reference_lookup(&ref, repo_, name.c_str())
+                                         : lookup_long(&ref, repo_, name, call);
   if (rc == GIT_ENOTFOUND) return RefValue{};
-  if (rc != 0) return libgit2_error("git_reference_lookup", rc);
+  if (rc != 0) return libgit2_error(call, rc);
   RefValue value;
   if (git_reference_type(ref) == GIT_REFERENCE_DIRECT) {
     char hex[GIT_OID_HEXSZ + 1] = {};

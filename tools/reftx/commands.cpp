@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <boost/program_options.hpp>
 #include <charconv>
 #include <cstdio>
@@ -57,11 +58,17 @@ int journal_check(const Globals& globals) {
   return kOk;
 }
 
+// At most kMaxScriptBytes + 1 bytes: enough for parse_script to name the line over the limit,
+// never more memory than that.
 std::string read_stdin() {
   std::string data;
   char buf[65536];
   std::size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, stdin)) > 0) data.append(buf, n);
+  while (data.size() <= kMaxScriptBytes &&
+         (n = std::fread(buf, 1, std::min(sizeof buf, kMaxScriptBytes + 1 - data.size()), stdin)) >
+             0) {
+    data.append(buf, n);
+  }
   return data;
 }
 
@@ -109,13 +116,18 @@ int cmd_apply(const Globals& globals, const std::vector<std::string>& args) {
   int code = kOk;
   if (!parse("apply", argv, options, pos, vm, code)) return code;
 
-  const std::string script = read_stdin();
-  auto changes = parse_script(script, vm.count("null") > 0);
+  const std::string& message = vm["message"].as<std::string>();
+  if (message.size() > kMaxMessageBytes) {
+    std::cerr << "reftx: message of " << message.size() << " bytes (at most " << kMaxMessageBytes
+              << ")\n";
+    return kUsage;
+  }
+  auto changes = parse_script(read_stdin(), vm.count("null") > 0);  // the script is freed here
   if (!changes) return report(changes.error());
 
   auto store = open_store(globals, false, true);
   if (!store) return report(store.error());
-  Batch batch(vm["message"].as<std::string>());
+  Batch batch(message);
   batch.add(std::move(changes).value());
   auto id = store.value().commit(batch);
   if (!id) return report(id.error());
