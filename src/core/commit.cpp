@@ -150,6 +150,7 @@ Result<std::uint64_t> CommitRun::run() {
 // Nothing is recorded or locked yet.
 Status CommitRun::validate() {
   if (changes_.empty()) return Error{ErrorKind::invalid_input, "empty transaction: nothing to do"};
+  if (Status s = validate_message(message_); !s) return s;
   if (!changes_.refs.empty()) {
     if (Status s = validate_changes(repo_, changes_.refs); !s) return s;
   }

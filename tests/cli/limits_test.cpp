@@ -12,21 +12,22 @@
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
+#include <fstream>
 
-#include "cli/cli_support.hpp"
 #include "core/validate.hpp"
 #include "reftx/script.hpp"
+#include "support/git_helpers.hpp"
+#include "support/journal_json.hpp"
+#include "support/reftx_cli.hpp"
+#include "support/snapshot.hpp"
+#include "support/temp_repo.hpp"
+#include "support/text.hpp"
 
 namespace fs = std::filesystem;
-using namespace cli;
+using namespace reftx;
+using namespace reftx::test;
 
 namespace {
-
-// "exit 2 signal 0 stderr '...'", cut to a readable size.
-std::string describe(const RunResult& r) {
-  return "exit " + std::to_string(r.exit_code) + " signal " + std::to_string(r.signal) +
-         " stdout '" + r.out.substr(0, 200) + "' stderr '" + r.err.substr(0, 1000) + "'";
-}
 
 // Everything a refused apply must leave as it was: the journal as `journal list` prints it,
 // refs, HEAD, lock files, tool state and the work tree (every path and its bytes).
@@ -279,7 +280,7 @@ TEST_CASE("ref names: what git can store, and names over libgit2's 1,023 bytes a
   REQUIRE_FALSE(fs::exists(repo.git_dir() + "/" + at_limit));
   const std::string id = accepted(repo, "delete " + at_limit + " " + d + "\n");
   CHECK_FALSE(repo.ref(at_limit).has_value());
-  const Json record = show(repo, id);
+  const Json record = show_json(repo, id);
   const Json* entry = ref_entry(record, at_limit);
   REQUIRE(entry != nullptr);
   CHECK((*entry)["old"].str() == d);
@@ -321,7 +322,7 @@ TEST_CASE("state values, lines and messages: at the limit and one byte over") {
   CHECK(world(repo) == before);
   const std::string id =
       accepted(repo, "set m 1\n", false, {"-m", std::string(reftx::kMaxMessageBytes, 'm')});
-  CHECK(show(repo, id)["message"].str().size() == reftx::kMaxMessageBytes);
+  CHECK(show_json(repo, id)["message"].str().size() == reftx::kMaxMessageBytes);
 }
 
 TEST_CASE("a script of 64 MiB is applied; one byte more is refused at the line that crosses it") {

@@ -139,20 +139,27 @@ TEST_CASE("open_parent opens the parent without following a link or passing thro
   }
 }
 
-TEST_CASE("missing_parents lists the parents that do not exist, outermost first") {
+// The missing parents of a path, outermost first, through probe_path (one walk).
+Result<std::vector<std::string>> missing_parents(const std::string& root, const std::string& path) {
+  auto probe = core::probe_path(root, path);
+  if (!probe) return probe.error();
+  return probe.value().missing;
+}
+
+TEST_CASE("probe_path lists the parents that do not exist, outermost first") {
   Root r;
-  auto none = core::missing_parents(r.root, "dir/sub/x");
+  auto none = missing_parents(r.root, "dir/sub/x");
   REQUIRE(none.ok());
   CHECK(none.value().empty());
-  auto top = core::missing_parents(r.root, "x");
+  auto top = missing_parents(r.root, "x");
   REQUIRE(top.ok());
   CHECK(top.value().empty());
-  auto some = core::missing_parents(r.root, "dir/a/b/c/f");
+  auto some = missing_parents(r.root, "dir/a/b/c/f");
   REQUIRE(some.ok());
   CHECK(some.value() == std::vector<std::string>{"dir/a", "dir/a/b", "dir/a/b/c"});
   CHECK_FALSE(fs::exists(r.root + "/dir/a"));  // only listed, not created
-  check_refused(core::missing_parents(r.root, "link/new/f"), {"symbolic link 'link'"});
-  check_refused(core::missing_parents(r.root, "file/new/f"), {"'file', not a directory"});
+  check_refused(missing_parents(r.root, "link/new/f"), {"symbolic link 'link'"});
+  check_refused(missing_parents(r.root, "file/new/f"), {"'file', not a directory"});
 }
 
 TEST_CASE("stat_file accepts an absent or regular file and refuses links, directories, FIFOs") {
