@@ -85,6 +85,11 @@ struct StoreState;  // internal
 // reading a page that damage made unreadable, not a bug of the program. `reftx` uses it to turn
 // such a crash into exit 4 (README, "Damaged journals, disk full").
 const char* journal_mapped_at(const void* address) noexcept;
+// For a SIGABRT handler; async-signal-safe. The journal LMDB is working on in this process
+// right now (inside a journal read or write), or nullptr. LMDB aborts on some damaged pages
+// (its assertions); an abort while this is set is most likely that. It is set around whole
+// journal transactions, so an abort of reftx's own code inside one is attributed too.
+const char* journal_in_use() noexcept;
 
 class Store {
  public:
