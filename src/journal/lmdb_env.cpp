@@ -305,7 +305,10 @@ Result<std::shared_ptr<LmdbEnv::Shared>> open_shared(const std::string& dir, boo
   JournalInUse in_use(dir);
   rc = mdb_env_open(shared->env, dir.c_str(), flags, 0666);
   if (rc != 0) {
-    if (rc == EACCES || rc == ENOENT || rc == ENOSPC || rc == EIO || rc == EROFS) {
+    if (rc == ENOSPC || rc == EIO || rc == EDQUOT) {  // writing the meta pages
+      return util::errno_error("cannot write journal file '" + dir + "/data.mdb'", rc);
+    }
+    if (rc == EACCES || rc == ENOENT || rc == EROFS) {
       return util::errno_error("cannot open journal '" + dir + "'", rc);
     }
     Error e = lmdb_error("mdb_env_open", rc);

@@ -21,6 +21,7 @@ namespace damage {
 
 using reftx::test::RunOptions;
 using reftx::test::RunResult;
+using reftx::test::split_lines;
 using reftx::test::TempDir;
 using reftx::test::TempRepo;
 
