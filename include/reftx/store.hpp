@@ -10,16 +10,21 @@
 // Several processes may open stores on one repository at once: each transaction is a
 // compare-and-swap on every ref it touches. Never use a Store across fork().
 //
-// Damaged journals: open() checks, before LMDB maps data.mdb, what LMDB itself trusts: that the
-// journal directory and data.mdb are a directory and a regular file, data.mdb's size, and both
-// meta pages (magic, version, page size, flags, tree roots and depths within the file,
-// consecutive txnids); damage is corrupt_journal, never an empty journal. What cannot be checked
-// cheaply at every open -- a damaged interior page (branch, leaf or overflow) -- can still make
-// LMDB read outside its map (SIGBUS/SIGSEGV) or fail one of its assertions (abort) when that page
-// is read. check_journal() finds such damage without mapping the file; journal_mapped_at() lets
-// a signal handler tell such a fault from a bug. Disk full: lock.mdb is allocated before LMDB
-// maps it, data.mdb is written with pwrite (never through the map), so ENOSPC is an
-// environment error naming the file, not a signal.
+// Damaged journals (README, "Damaged journals, disk full"; docs/journal-format.md): open()
+// checks, before LMDB maps data.mdb, what LMDB itself trusts: that the journal directory and
+// data.mdb are a directory and a regular file (no symbolic link, FIFO or device), data.mdb's
+// size, and both meta pages (magic, version, page size, flags, tree roots and depths within the
+// file, consecutive txnids); a journal of at most 4 MiB is also walked page by page. Damage is
+// corrupt_journal, never an empty journal; "no journal yet" is only a missing or empty journal
+// directory. What cannot be checked at every open -- a damaged interior page of a larger
+// journal -- can still make LMDB read outside its map (SIGBUS/SIGSEGV), fail one of its
+// assertions (abort) or read the damage as a missing record when that page is read; an LMDB
+// error is followed by a walk of the file, so damage behind it is reported as corrupt_journal.
+// check_journal() finds such damage without mapping the file; journal_mapped_at() and
+// journal_in_use() let a signal handler tell such a crash from a bug. LMDB has no checksums:
+// damaged data bytes in intact pages are not found. Disk full: lock.mdb is allocated before LMDB
+// maps it, data.mdb is written with pwrite (never through the map), a journal is created aside
+// and renamed into place: ENOSPC is an environment error naming the file, not a signal.
 #pragma once
 
 #include <cstdint>
@@ -85,6 +90,11 @@ struct StoreState;  // internal
 // reading a page that damage made unreadable, not a bug of the program. `reftx` uses it to turn
 // such a crash into exit 4 (README, "Damaged journals, disk full").
 const char* journal_mapped_at(const void* address) noexcept;
+// For a SIGABRT handler; async-signal-safe. The journal LMDB is working on in this process
+// right now (inside a journal read or write), or nullptr. LMDB aborts on some damaged pages
+// (its assertions); an abort while this is set is most likely that. It is set around whole
+// journal transactions, so an abort of reftx's own code inside one is attributed too.
+const char* journal_in_use() noexcept;
 
 class Store {
  public:

@@ -59,18 +59,51 @@ struct LmdbEnv::Shared {
     publish();
     return rc;
   }
-  // An LMDB error; an errno (ENOSPC, EIO, ...) names the data file.
-  Error error(const char* call, int rc) const {
-    Error e = lmdb_error(call, rc);
-    if (rc > 0)
-      e.message = "journal file '" + dir + "/data.mdb': " + call + " failed: " + mdb_strerror(rc);
-    return e;
-  }
+  // An LMDB error; an errno (ENOSPC, EIO, ...) names the data file. LMDB reports damage it
+  // stumbles on in many ways (MDB_CORRUPTED, MDB_PAGE_NOTFOUND, ENOMEM from a garbage length,
+  // EINVAL, ...): unless the error is one an intact journal gives too, the whole file is
+  // checked (journal check's walk) and damage found there is reported instead.
+  Error error(const char* call, int rc) const;
   ~Shared() {
     withdraw_map(this);
     if (env != nullptr) mdb_env_close(env);
   }
 };
+
+namespace {
+
+// An LMDB failure `e` (system_code: its code) of the journal in `dir`, or the damage behind it.
+Error diagnose(const std::string& dir, Error e) {
+  const int rc = e.system_code;
+  const bool plain = rc == ENOSPC || rc == EDQUOT || rc == EIO || rc == EROFS || rc == EACCES ||
+                     rc == EPERM || rc == EINTR || rc == EAGAIN || rc == MDB_MAP_FULL ||
+                     rc == MDB_MAP_RESIZED || rc == MDB_READERS_FULL || rc == MDB_TXN_FULL ||
+                     rc == MDB_BAD_RSLOT || rc == MDB_BAD_TXN || rc == MDB_BAD_DBI;
+  if (rc == 0 || plain || dir.empty()) return e;
+  auto check = LmdbEnv::check_files(dir);
+  if (!check && check.error().kind == ErrorKind::corrupt_journal) {
+    Error c = check.error();
+    c.system_code = rc;
+    c.message += " (" + e.message + ")";
+    return c;
+  }
+  return e;
+}
+
+Status diagnose(const std::string& dir, Status s) {
+  if (s || s.error().system_code == 0) return s;
+  return diagnose(dir, s.error());
+}
+
+}  // namespace
+
+Error LmdbEnv::Shared::error(const char* call, int rc) const {
+  Error e = lmdb_error(call, rc);
+  if (rc > 0) {
+    e.message = "journal file '" + dir + "/data.mdb': " + call + " failed: " + mdb_strerror(rc);
+  }
+  return diagnose(dir, e);
+}
 
 namespace {
 
@@ -100,21 +133,25 @@ Result<DirState> inspect_dir(const std::string& dir) {
   struct stat st {};
   if (::lstat(dir.c_str(), &st) != 0) {
     if (errno == ENOENT) return DirState::absent;
-    if (errno == ENOTDIR) return corrupt("journal '" + dir + "': a parent is not a directory");
+    if (errno == ENOTDIR)
+      return corrupt("journal '" + dir + "' is corrupt: a parent is not a directory");
     return util::errno_error("cannot inspect journal '" + dir + "'", errno);
   }
   if (S_ISLNK(st.st_mode)) {
     if (::stat(dir.c_str(), &st) != 0) {
-      if (errno == ENOENT) return corrupt("journal '" + dir + "' is a dangling symbolic link");
-      if (errno == ELOOP) return corrupt("journal '" + dir + "' is a symbolic link loop");
+      if (errno == ENOENT)
+        return corrupt("journal '" + dir + "' is corrupt: it is a dangling symbolic link");
+      if (errno == ELOOP)
+        return corrupt("journal '" + dir + "' is corrupt: it is a symbolic link loop");
       return util::errno_error("cannot inspect journal '" + dir + "'", errno);
     }
     if (!S_ISDIR(st.st_mode)) {
-      return corrupt("journal '" + dir + "' is a symbolic link to " + type_name(st.st_mode) +
-                     ", not to a directory");
+      return corrupt("journal '" + dir + "' is corrupt: it is a symbolic link to " +
+                     type_name(st.st_mode) + ", not to a directory");
     }
   } else if (!S_ISDIR(st.st_mode)) {
-    return corrupt("journal '" + dir + "' is " + type_name(st.st_mode) + ", not a directory");
+    return corrupt("journal '" + dir + "' is corrupt: it is " + type_name(st.st_mode) +
+                   ", not a directory");
   }
   DIR* d = ::opendir(dir.c_str());
   if (d == nullptr) return util::errno_error("cannot read journal directory '" + dir + "'", errno);
@@ -135,30 +172,69 @@ Status check_existing(const std::string& dir, format::FileInfo* info_out = nullp
   struct stat st {};
   if (::lstat(data.c_str(), &st) != 0) {
     if (errno == ENOENT) {
-      return corrupt("journal '" + dir + "' has no data.mdb but other files: its data is gone");
+      return corrupt("journal '" + dir +
+                     "' is corrupt: data.mdb is missing beside other journal files");
     }
     return util::errno_error("cannot inspect journal file '" + data + "'", errno);
   }
   if (!S_ISREG(st.st_mode)) {
-    return corrupt("journal file '" + data + "' is " + type_name(st.st_mode) +
+    return corrupt("journal '" + dir + "' is corrupt: data.mdb is " + type_name(st.st_mode) +
                    ", not a regular file");
   }
   const std::string lock = dir + "/lock.mdb";
   struct stat lst {};
   if (::lstat(lock.c_str(), &lst) == 0 && !S_ISREG(lst.st_mode)) {
-    return corrupt("journal file '" + lock + "' is " + type_name(lst.st_mode) +
+    return corrupt("journal '" + dir + "' is corrupt: lock.mdb is " + type_name(lst.st_mode) +
                    ", not a regular file");
   }
   util::UniqueFd fd(::open(data.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
   if (!fd.valid()) return util::errno_error("cannot open journal file '" + data + "'", errno);
   if (::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode)) {
-    return corrupt("journal file '" + data + "' is not a regular file");
+    return corrupt("journal '" + dir + "' is corrupt: data.mdb is not a regular file");
   }
   auto info = format::check_environment(fd.get(), data);
   if (!info) return info.error();
   if (info_out != nullptr) *info_out = std::move(info).value();
   if (fd_out != nullptr) *fd_out = std::move(fd);
   return {};
+}
+
+// Journals up to this many pages (4 MiB) are walked page by page at every open, as by
+// `journal check`: a few milliseconds at most. Larger ones get the meta checks only.
+// REFTX_WALK_AT_OPEN_PAGES overrides it (tests use 0 to exercise the larger journals' path).
+std::uint64_t walk_at_open_pages() {
+  const char* env = std::getenv("REFTX_WALK_AT_OPEN_PAGES");
+  if (env == nullptr || *env == '\0') return 1024;
+  return std::strtoull(env, nullptr, 10);
+}
+
+// check_existing(), then, for a file of at most `walk_limit` pages, the walk of every page.
+// A commit of another process can rewrite pages the walk has not read yet (not those of the
+// snapshot it walks, while that snapshot is current): a walk is trusted only when both meta
+// pages' txnids are the same after it as before. Damage seen by a disturbed check is checked
+// again. After 20 disturbed rounds the walk is skipped ("busy").
+Result<std::string> verify(const std::string& dir, std::uint64_t walk_limit, bool full) {
+  const std::string data = dir + "/data.mdb";
+  for (int round = 0; round < 20; ++round) {
+    format::FileInfo info;
+    util::UniqueFd fd;
+    Status s = check_existing(dir, &info, &fd);
+    if (!s) {
+      if (s.error().kind != ErrorKind::corrupt_journal || round >= 2) return s.error();
+      ::usleep(2000);
+      continue;
+    }
+    if (info.file_size / info.page_size > walk_limit) return std::string("meta pages ok");
+    auto walked = format::check_pages(fd.get(), data, info, full);
+    auto now = format::read_txnids(fd.get(), data);
+    if (!now) return now.error();
+    if (now.value() != std::pair{info.meta[0].txnid, info.meta[1].txnid}) {
+      ::usleep(1000);
+      continue;
+    }
+    return walked;
+  }
+  return std::string("busy: not walked");
 }
 
 // LMDB creates lock.mdb with ftruncate and writes it through a shared map: on a full file
@@ -226,9 +302,13 @@ Result<std::shared_ptr<LmdbEnv::Shared>> open_shared(const std::string& dir, boo
   mdb_env_set_maxdbs(shared->env, 8);
   mdb_env_set_mapsize(shared->env, initial_map_size);
   unsigned flags = MDB_NOTLS | (read_only ? MDB_RDONLY : 0);
+  JournalInUse in_use(dir);
   rc = mdb_env_open(shared->env, dir.c_str(), flags, 0666);
   if (rc != 0) {
-    if (rc == EACCES || rc == ENOENT || rc == ENOSPC || rc == EIO || rc == EROFS) {
+    if (rc == ENOSPC || rc == EIO || rc == EDQUOT) {  // writing the meta pages
+      return util::errno_error("cannot write journal file '" + dir + "/data.mdb'", rc);
+    }
+    if (rc == EACCES || rc == ENOENT || rc == EROFS) {
       return util::errno_error("cannot open journal '" + dir + "'", rc);
     }
     Error e = lmdb_error("mdb_env_open", rc);
@@ -239,7 +319,8 @@ Result<std::shared_ptr<LmdbEnv::Shared>> open_shared(const std::string& dir, boo
   int dead = 0;
   mdb_reader_check(shared->env, &dead);  // free slots of SIGKILLed readers (count may read 0)
   rc = open_databases(*shared, read_only, initial_meta);
-  if (rc == MDB_NOTFOUND) return corrupt("journal '" + dir + "' lacks its databases");
+  if (rc == MDB_NOTFOUND)
+    return corrupt("journal '" + dir + "' is corrupt: its databases are missing");
   if (rc != 0) return shared->error("opening the databases", rc);
   return shared;
 }
@@ -310,13 +391,8 @@ Result<LmdbEnv> LmdbEnv::open(const std::string& dir, bool read_only, bool durab
     if (read_only) return Error{ErrorKind::not_found, "no journal at '" + path + "'"};
     if (Status s = create_aside(path, initial_map_size, initial_meta); !s) return s.error();
   }
-  // A writer of another process may be rewriting a meta page while it is read: a damage seen
-  // once is read again before it is believed.
-  for (int attempt = 0;; ++attempt) {
-    Status s = check_existing(path);
-    if (s) break;
-    if (s.error().kind != ErrorKind::corrupt_journal || attempt == 2) return s.error();
-    ::usleep(2000);
+  if (auto checked = verify(path, walk_at_open_pages(), /*full=*/false); !checked) {
+    return checked.error();
   }
   if (Status s = preallocate_lock_file(path, read_only); !s) return s.error();
   char* real = ::realpath(path.c_str(), nullptr);
@@ -350,10 +426,7 @@ Result<std::string> LmdbEnv::check_files(const std::string& dir) {
   if (state.value() != DirState::present) {
     return Error{ErrorKind::not_found, "no journal at '" + path + "'"};
   }
-  format::FileInfo info;
-  util::UniqueFd fd;
-  if (Status s = check_existing(path, &info, &fd); !s) return s.error();
-  return format::check_pages(fd.get(), path + "/data.mdb", info);
+  return verify(path, ~std::uint64_t{0}, /*full=*/true);
 }
 
 MDB_dbi LmdbEnv::records() const {
@@ -377,6 +450,7 @@ std::size_t LmdbEnv::max_key_size() const {
 
 Status LmdbEnv::write(const std::function<Status(MDB_txn*)>& fn, Commit commit) {
   std::unique_lock<std::shared_mutex> exclusive(shared_->mutex);
+  JournalInUse in_use(shared_->dir);
   MDB_env* env = shared_->env;
   // Per-commit sync mode; the flags are process-local and restored before the lock is released.
   const unsigned sync_flags =
@@ -392,7 +466,7 @@ Status LmdbEnv::write(const std::function<Status(MDB_txn*)>& fn, Commit commit) 
     Status s = fn(txn);
     if (!s) {
       mdb_txn_abort(txn);
-      if (s.error().system_code != MDB_MAP_FULL) return s;
+      if (s.error().system_code != MDB_MAP_FULL) return diagnose(shared_->dir, s);
       rc = MDB_MAP_FULL;
     } else {
       if (sync_flags) mdb_env_set_flags(env, sync_flags, 1);
@@ -417,6 +491,7 @@ std::size_t LmdbEnv::map_size() const {
 
 Status LmdbEnv::read(const std::function<Status(MDB_txn*)>& fn) const {
   std::shared_lock<std::shared_mutex> shared(shared_->mutex);
+  JournalInUse in_use(shared_->dir);
   MDB_txn* txn = nullptr;
   int rc = mdb_txn_begin(shared_->env, nullptr, MDB_RDONLY, &txn);
   if (rc == MDB_MAP_RESIZED) {
@@ -425,15 +500,15 @@ Status LmdbEnv::read(const std::function<Status(MDB_txn*)>& fn) const {
     std::unique_lock<std::shared_mutex> exclusive(shared_->mutex);
     shared_->set_mapsize(0);
     rc = mdb_txn_begin(shared_->env, nullptr, MDB_RDONLY, &txn);
-    if (rc != 0) return lmdb_error("mdb_txn_begin", rc);
+    if (rc != 0) return shared_->error("mdb_txn_begin", rc);
     Status s = fn(txn);
     mdb_txn_abort(txn);
-    return s;
+    return diagnose(shared_->dir, s);
   }
-  if (rc != 0) return lmdb_error("mdb_txn_begin", rc);
+  if (rc != 0) return shared_->error("mdb_txn_begin", rc);
   Status s = fn(txn);
   mdb_txn_abort(txn);
-  return s;
+  return diagnose(shared_->dir, s);
 }
 
 }  // namespace reftx::journal

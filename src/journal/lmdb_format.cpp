@@ -154,6 +154,13 @@ class Walker {
   std::uint64_t pages_used() const { return used_; }
   std::uint64_t pages_free() const { return free_; }
   std::uint64_t trees() const { return trees_; }
+  // The first page in [from, to] that is not listed free, or 0.
+  std::uint64_t first_not_free(std::uint64_t from, std::uint64_t to) const {
+    for (std::uint64_t p = from; p <= to && p < state_.size(); ++p) {
+      if (state_[p] != 2) return p;
+    }
+    return 0;
+  }
 
  private:
   struct Counts {
@@ -411,17 +418,31 @@ Result<FileInfo> check_environment(int fd, const std::string& path) {
     // end before the last page. Safe only if no tree uses a page beyond the end.
     info.short_file = true;
     Walker walker(fd, path, info);
+    const std::string cut = "the file ends at page " + std::to_string(file_pages) + " of " +
+                            std::to_string(m.last_page + 1) + " and ";
     if (Status s = walker.run(); !s) {
-      return corrupt(path, "the file ends at page " + std::to_string(file_pages) + " of " +
-                               std::to_string(m.last_page + 1) + " and " +
-                               s.error().message.substr(s.error().message.find(": ") + 2));
+      return corrupt(path, cut + s.error().message.substr(s.error().message.find(": ") + 2));
+    }
+    if (std::uint64_t p = walker.first_not_free(file_pages, m.last_page); p != 0) {
+      return corrupt(path, cut + "the missing page " + std::to_string(p) + " is not a free page");
     }
   }
   return info;
 }
 
-Result<std::string> check_pages(int fd, const std::string& path, const FileInfo& info) {
-  if (!info.older_meta_valid) {
+Result<std::pair<std::uint64_t, std::uint64_t>> read_txnids(int fd, const std::string& path) {
+  unsigned char a[8], b[8];
+  bool short_a = false, short_b = false;
+  if (Status s = read_at(fd, path, kOffTxnid, a, 8, &short_a); !s) return s.error();
+  if (Status s = read_at(fd, path, expected_page_size() + kOffTxnid, b, 8, &short_b); !s) {
+    return s.error();
+  }
+  return std::pair{u64(a), u64(b)};
+}
+
+Result<std::string> check_pages(int fd, const std::string& path, const FileInfo& info,
+                                bool require_older_meta) {
+  if (require_older_meta && !info.older_meta_valid) {
     return corrupt(path, info.older_meta_problem + " (the previous meta page)");
   }
   Walker walker(fd, path, info);

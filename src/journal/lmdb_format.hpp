@@ -12,6 +12,7 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 
 #include "reftx/error.hpp"
 
@@ -66,6 +67,11 @@ Result<FileInfo> check_environment(int fd, const std::string& path);
 // flags, lower/upper, node offsets and sizes within the page, overflow runs within the file,
 // child pages within the file and visited once, depths and page counts as recorded.
 // Returns a one-line summary on success; the first damage as corrupt_journal otherwise.
-Result<std::string> check_pages(int fd, const std::string& path, const FileInfo& info);
+// `require_older_meta`: report a damaged previous meta page too (LMDB never reads it).
+Result<std::string> check_pages(int fd, const std::string& path, const FileInfo& info,
+                                bool require_older_meta = true);
+
+// The txnids of both meta pages as they are now (to tell a concurrent commit from damage).
+Result<std::pair<std::uint64_t, std::uint64_t>> read_txnids(int fd, const std::string& path);
 
 }  // namespace reftx::journal::format

@@ -24,6 +24,9 @@ struct Slot {
 std::mutex g_mutex;
 Slot g_slots[kSlots];
 
+std::atomic<int> g_in_use{0};
+char g_in_use_dir[kDirBytes] = {};
+
 static_assert(std::atomic<std::uintptr_t>::is_always_lock_free);
 
 }  // namespace
@@ -67,10 +70,31 @@ const char* lookup_map(const void* address) noexcept {
   return nullptr;
 }
 
+JournalInUse::JournalInUse(const std::string& dir) {
+  {
+    std::lock_guard<std::mutex> guard(g_mutex);
+    std::size_t n = std::min(dir.size(), kDirBytes - 1);
+    std::memcpy(g_in_use_dir, dir.data(), n);
+    g_in_use_dir[n] = '\0';
+  }
+  g_in_use.fetch_add(1, std::memory_order_acq_rel);
+}
+
+JournalInUse::~JournalInUse() {
+  g_in_use.fetch_sub(1, std::memory_order_acq_rel);
+}
+
+const char* journal_in_use() noexcept {
+  return g_in_use.load(std::memory_order_acquire) > 0 ? g_in_use_dir : nullptr;
+}
+
 }  // namespace reftx::journal
 
 namespace reftx {
 const char* journal_mapped_at(const void* address) noexcept {
   return journal::lookup_map(address);
+}
+const char* journal_in_use() noexcept {
+  return journal::journal_in_use();
 }
 }  // namespace reftx

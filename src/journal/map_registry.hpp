@@ -20,4 +20,17 @@ void withdraw_map(const void* owner);
 // The journal directory whose map holds `address`, or nullptr.
 const char* lookup_map(const void* address) noexcept;
 
+// While one lives, LMDB is working on the journal `dir` (a read or write transaction, an
+// open): an abort() then (LMDB's assertions on damaged pages) is attributed to the journal.
+class JournalInUse {
+ public:
+  explicit JournalInUse(const std::string& dir);
+  ~JournalInUse();
+  JournalInUse(const JournalInUse&) = delete;
+  JournalInUse& operator=(const JournalInUse&) = delete;
+};
+
+// The journal LMDB is working on in this process, or nullptr. Async-signal-safe.
+const char* journal_in_use() noexcept;
+
 }  // namespace reftx::journal

@@ -253,8 +253,9 @@ std::string encode_key(std::uint64_t id) {
 
 Result<std::uint64_t> decode_key(std::string_view key) {
   if (key.size() != 8) {
-    return Error{ErrorKind::corrupt_journal,
-                 "journal key of " + std::to_string(key.size()) + " bytes (expected 8)"};
+    return Error{ErrorKind::corrupt_journal, "journal is corrupt: a record key of " +
+                                                 std::to_string(key.size()) +
+                                                 " bytes (expected 8)"};
   }
   std::uint64_t id = 0;
   for (char c : key) id = (id << 8) | static_cast<std::uint8_t>(c);

@@ -42,11 +42,16 @@ void write_str(const char* s) {
 }
 
 // SIGBUS/SIGSEGV: LMDB reads its map without bounds checks, so a damaged interior page can make
-// it fault. A fault whose address lies in a journal's map (reftx::journal_mapped_at) is reported
-// as a corrupt journal, exit 4; any other fault is a real crash and kills the process with its
-// signal, as without the handler. Async-signal-safe: write(2) and _exit(2) only.
+// it fault: inside its map (a page beyond the end of the file) or anywhere (an offset computed
+// from garbage). A fault whose address lies in a journal's map (reftx::journal_mapped_at), or
+// that happens while LMDB works on a journal (reftx::journal_in_use: inside a journal
+// transaction), is reported as a corrupt journal, exit 4. The trade-off: a bug of reftx's own
+// code inside a journal transaction would be reported so too. Any other fault is a real crash
+// and kills the process with its signal, as without the handler. Async-signal-safe: write(2),
+// sigaction(2), raise(3) and _exit(2) only.
 void on_fault(int sig, siginfo_t* info, void*) {
   const char* dir = info->si_code > 0 ? reftx::journal_mapped_at(info->si_addr) : nullptr;
+  if (dir == nullptr && info->si_code > 0) dir = reftx::journal_in_use();
   if (dir == nullptr) {
     struct sigaction dfl {};
     dfl.sa_handler = SIG_DFL;
@@ -62,6 +67,26 @@ void on_fault(int sig, siginfo_t* info, void*) {
   ::_exit(reftx::cli::kCorrupt);
 }
 
+// SIGABRT: LMDB's assertions (mdb_assert_fail) abort on some damaged pages. An abort while
+// LMDB works on a journal (reftx::journal_in_use) is reported as a corrupt journal; any other
+// abort kills the process as without the handler.
+void on_abort(int sig) {
+  const char* dir = reftx::journal_in_use();
+  if (dir == nullptr) {
+    struct sigaction dfl {};
+    dfl.sa_handler = SIG_DFL;
+    ::sigaction(sig, &dfl, nullptr);
+    ::raise(sig);
+    return;
+  }
+  write_str("reftx: journal '");
+  write_str(dir);
+  write_str(
+      "' is corrupt (LMDB failed an assertion on a damaged page; run 'reftx journal "
+      "check')\n");
+  ::_exit(reftx::cli::kCorrupt);
+}
+
 void install_fault_handlers() {
   static char alt_stack[64 * 1024];
   stack_t ss{};
@@ -74,6 +99,11 @@ void install_fault_handlers() {
   sigemptyset(&sa.sa_mask);
   ::sigaction(SIGBUS, &sa, nullptr);
   ::sigaction(SIGSEGV, &sa, nullptr);
+  struct sigaction ab {};
+  ab.sa_handler = on_abort;
+  ab.sa_flags = SA_ONSTACK;
+  sigemptyset(&ab.sa_mask);
+  ::sigaction(SIGABRT, &ab, nullptr);
 }
 
 }  // namespace
