@@ -413,6 +413,13 @@ Result<FileInfo> check_environment(int fd, const std::string& path) {
   info.older_meta_problem = problem[1 - cur];
   const Meta& m = info.meta[cur];
   const std::uint64_t file_pages = info.file_size / psize;
+  // A legal shortfall is a few pages; a larger one is a truncated file (and would make the
+  // walk's page map as large as the claimed file).
+  constexpr std::uint64_t kMaxShortfall = 4096;
+  if (file_pages + kMaxShortfall < m.last_page + 1) {
+    return corrupt(path, "the file ends at page " + std::to_string(file_pages) + " of " +
+                             std::to_string(m.last_page + 1) + " (truncated)");
+  }
   if (file_pages < m.last_page + 1) {
     // LMDB does not write free pages it allocated and released in one transaction: the file may
     // end before the last page. Safe only if no tree uses a page beyond the end.

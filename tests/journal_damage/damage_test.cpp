@@ -291,6 +291,8 @@ std::vector<Case> meta_cases() {
       meta_case<u64>("last page 2^50", R, true, kLastPage, constant<u64>(u64{1} << 50)),
       meta_case<u64>("last page +1000 (beyond the file)", R, true, kLastPage,
                      [=](const std::string& d, std::size_t m) { return last(d, m) + 1000; }),
+      meta_case<u64>("last page +5000 (a truncated file)", R, true, kLastPage,
+                     [=](const std::string& d, std::size_t m) { return last(d, m) + 5000; }),
       meta_case<u64>("txnid +3", R, true, kTxnid,
                      [=](const std::string& d, std::size_t m) { return other_txnid(d, m) + 3; }),
       meta_case<u64>("txnid huge", R, true, kTxnid, constant<u64>(0xFFFFFFFFFFFFFFF0)),

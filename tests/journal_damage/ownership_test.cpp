@@ -178,3 +178,21 @@ TEST_CASE("no journal yet: a missing or empty journal directory; anything else i
   CHECK(r.exit_code == 4);
   CHECK(r.err.find("data.mdb is missing") != std::string::npos);
 }
+
+TEST_CASE("the fault handlers do not hide a crash outside the journal") {
+  // A SIGSEGV, SIGBUS or SIGABRT that is not a journal read (here: sent while reftx waits for
+  // its script on stdin, before any journal is open) still kills the process with its signal.
+  TempRepo repo(1);
+  for (const char* sig : {"SEGV", "BUS", "ABRT"}) {
+    CAPTURE(sig);
+    const std::string script = "(sleep 3) | \"$0\" -C \"$1\" apply & pid=$!; sleep 0.5; kill -" +
+                               std::string(sig) + " $pid; wait $pid; echo $?";
+    RunResult r =
+        reftx::test::run({"bash", "-c", script, reftx::test::reftx_binary(), repo.path()});
+    const int expected = 128 + (std::string(sig) == "SEGV"  ? 11
+                                : std::string(sig) == "BUS" ? 7
+                                                            : 6);
+    CHECK(r.out == std::to_string(expected) + "\n");
+    CHECK(r.err.find("is corrupt") == std::string::npos);
+  }
+}
