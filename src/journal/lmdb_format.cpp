@@ -364,6 +364,36 @@ std::uint32_t expected_page_size() {
   return static_cast<std::uint32_t>(std::min<long>(os > 0 ? os : 4096, 65536));
 }
 
+// The file's length against the current meta page's last page: a short file is legal only when
+// every missing page is a free page.
+static Status check_file_length(int fd, const std::string& path, FileInfo& info) {
+  const std::uint32_t psize = info.page_size;
+  const Meta& m = info.meta[info.current_meta];
+  const std::uint64_t file_pages = info.file_size / psize;
+  // A legal shortfall is a few pages; a larger one is a truncated file (and would make the
+  // walk's page map as large as the claimed file).
+  constexpr std::uint64_t kMaxShortfall = 4096;
+  if (file_pages + kMaxShortfall < m.last_page + 1) {
+    return corrupt(path, "the file ends at page " + std::to_string(file_pages) + " of " +
+                             std::to_string(m.last_page + 1) + " (truncated)");
+  }
+  if (file_pages < m.last_page + 1) {
+    // LMDB does not write free pages it allocated and released in one transaction: the file may
+    // end before the last page. Safe only if no tree uses a page beyond the end.
+    info.short_file = true;
+    Walker walker(fd, path, info);
+    const std::string cut = "the file ends at page " + std::to_string(file_pages) + " of " +
+                            std::to_string(m.last_page + 1) + " and ";
+    if (Status s = walker.run(); !s) {
+      return corrupt(path, cut + s.error().message.substr(s.error().message.find(": ") + 2));
+    }
+    if (std::uint64_t p = walker.first_not_free(file_pages, m.last_page); p != 0) {
+      return corrupt(path, cut + "the missing page " + std::to_string(p) + " is not a free page");
+    }
+  }
+  return {};
+}
+
 Result<FileInfo> check_environment(int fd, const std::string& path) {
   FileInfo info;
   struct stat st {};
@@ -411,29 +441,7 @@ Result<FileInfo> check_environment(int fd, const std::string& path) {
   if (!problem[cur].empty()) return corrupt(path, problem[cur] + " (the current meta page)");
   info.older_meta_valid = problem[1 - cur].empty();
   info.older_meta_problem = problem[1 - cur];
-  const Meta& m = info.meta[cur];
-  const std::uint64_t file_pages = info.file_size / psize;
-  // A legal shortfall is a few pages; a larger one is a truncated file (and would make the
-  // walk's page map as large as the claimed file).
-  constexpr std::uint64_t kMaxShortfall = 4096;
-  if (file_pages + kMaxShortfall < m.last_page + 1) {
-    return corrupt(path, "the file ends at page " + std::to_string(file_pages) + " of " +
-                             std::to_string(m.last_page + 1) + " (truncated)");
-  }
-  if (file_pages < m.last_page + 1) {
-    // LMDB does not write free pages it allocated and released in one transaction: the file may
-    // end before the last page. Safe only if no tree uses a page beyond the end.
-    info.short_file = true;
-    Walker walker(fd, path, info);
-    const std::string cut = "the file ends at page " + std::to_string(file_pages) + " of " +
-                            std::to_string(m.last_page + 1) + " and ";
-    if (Status s = walker.run(); !s) {
-      return corrupt(path, cut + s.error().message.substr(s.error().message.find(": ") + 2));
-    }
-    if (std::uint64_t p = walker.first_not_free(file_pages, m.last_page); p != 0) {
-      return corrupt(path, cut + "the missing page " + std::to_string(p) + " is not a free page");
-    }
-  }
+  if (Status s = check_file_length(fd, path, info); !s) return s.error();
   return info;
 }
 

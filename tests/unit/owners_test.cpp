@@ -81,16 +81,21 @@ class OwnerProcess {
     ::close(gate_write);
     auto owner = core::create_owner(journal);
     if (!owner) ::_exit(2);
+    int ready[2];
+    if (::pipe(ready) != 0) ::_exit(4);
     if (keeper && ::fork() == 0) {
       // Like the keeper of a git child: the child lock only (the owner lock is close-on-exec
       // and would not reach git).
       ::close(owner.value().process.fd());
       ::close(names);
+      if (::write(ready[1], "k", 1) != 1) ::_exit(4);  // the owner lock is let go of now
       char c;
       while (::read(gate_read, &c, 1) > 0) {
       }
       ::_exit(0);
     }
+    char k;
+    if (keeper && ::read(ready[0], &k, 1) != 1) ::_exit(4);  // before the name is reported
     const std::string& name = owner.value().name;
     const auto len = static_cast<unsigned char>(name.size());
     if (::write(names, &len, 1) != 1 || ::write(names, name.data(), len) != len) ::_exit(3);
